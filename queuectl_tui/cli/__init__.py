@@ -1,0 +1,114 @@
+"""The headless face: Click commands that parse, call the domain, and print.
+
+Errors of every kind end here as one line on stderr: exit status 1 when an
+operation was refused, 2 for bad usage, never a traceback (set
+``QUEUECTL_DEBUG=1`` to see one). Textual is never imported on this path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import peewee
+
+from queuectl_tui import __version__
+from queuectl_tui.errors import QueueError
+
+
+class AppContext:
+    """Shared by all commands through ``ctx.obj``: opens the store on first use."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self._queue = None
+
+    @property
+    def queue(self):
+        if self._queue is None:
+            from queuectl_tui.queue import JobQueue
+
+            self._queue = JobQueue.open(self.db_path)
+            # No command shows a dead worker's job as running.
+            self._queue.recover_expired()
+        return self._queue
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="QUEUECTL_DB",
+    show_envvar=True,
+    help="Database file (default: in your user data directory).",
+)
+@click.version_option(__version__, "--version", "-V", prog_name="queuectl")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None) -> None:
+    """queuectl: a background job queue for the terminal.
+
+    Enqueue shell commands, run them in worker processes, retry failures with
+    exponential backoff and keep the ones that keep failing in a dead letter
+    queue (DLQ). All state lives in one SQLite file.
+    """
+    if db is None:
+        from queuectl_tui.store import default_path
+
+        db = default_path()
+    ctx.obj = AppContext(db)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _register_commands() -> None:
+    from queuectl_tui.cli import dlq, jobs, settings, workers
+
+    for command in (
+        jobs.enqueue, jobs.list_jobs, jobs.show, jobs.status, jobs.cancel, jobs.purge,
+        workers.worker, dlq.dlq, settings.config,
+    ):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and turn every error into one line."""
+    debug = bool(os.environ.get("QUEUECTL_DEBUG"))
+    try:
+        code = cli.main(args=argv, prog_name="queuectl", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _fail(f"{exc.format_message()}{hint}", exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except QueueError as exc:
+        _fail(str(exc), 1)
+    except peewee.OperationalError as exc:
+        _fail(f"database error: {exc}", 1)
+    except (click.Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        # `queuectl list | head`: the reader left; that is not our error.
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (QUEUECTL_DEBUG=1 shows details)", 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    flat = " ".join(str(message).split())
+    click.echo(f"Error: {flat}", err=True)
+    sys.exit(code)

@@ -1,0 +1,337 @@
+"""Commands about jobs: enqueue, list, show, status, cancel, purge."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from queuectl_tui.cli import AppContext, pass_app
+from queuectl_tui.cli.output import (
+    attempt_dict,
+    coloured_state,
+    job_dict,
+    one_line,
+    print_json,
+    print_table,
+)
+from queuectl_tui.config import format_value
+from queuectl_tui.errors import InvalidInput
+from queuectl_tui.jobspec import (
+    check_delay,
+    check_timeout,
+    parse_documents,
+    spec_from_document,
+    unknown_fields,
+)
+from queuectl_tui.store import STATES
+from queuectl_tui.timeutil import human_delta, now, parse_duration, relative, to_local
+
+DEFAULT_LIST_LIMIT = 50
+
+
+def _read_text(source: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{source} is not valid UTF-8 text") from None
+
+
+def _read_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    return _read_text(str(path), data)
+
+
+def _job_text(job: str | None, file: Path | None, command: str | None) -> str | None:
+    """Where the job JSON comes from: argument, file path, stdin, or none (--command)."""
+    given = [x for x in (job, file, command) if x is not None]
+    if len(given) > 1:
+        raise click.UsageError("give the job once: as JOB, with --file, or with --command")
+    if not given:
+        raise click.UsageError(
+            "missing JOB: a JSON object, a .json file, or - to read jobs from stdin"
+        )
+    if command is not None:
+        return None
+    if file is not None:
+        return _read_file(file)
+    if job == "-":
+        return _read_text("standard input", sys.stdin.buffer.read())
+    if job.lstrip().startswith(("{", "[")):
+        return job
+    path = Path(job)
+    if path.is_file():
+        return _read_file(path)
+    if job.endswith((".json", ".jsonl")):
+        raise InvalidInput(f"no such file: {job}")
+    raise InvalidInput(
+        f"JOB must be a JSON object such as '{{\"command\": \"echo hi\"}}', a .json file or -;"
+        f" got {one_line(job, 40)!r} (to enqueue a shell command directly, use --command)"
+    )
+
+
+@click.command()
+@click.argument("job", required=False)
+@click.option("-f", "--file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the job(s) from this file (an object, an array or JSON lines).")
+@click.option("-c", "--command", "command", help="Enqueue this shell command (no JSON needed).")
+@click.option("--id", "job_id", help="Job id (default: generated). Single job only.")
+@click.option("--priority", type=int, help="Higher runs first (default 0).")
+@click.option("--timeout", help="Kill the job after this long, e.g. 30, 90s, 5m (0 = no limit).")
+@click.option("--max-retries", type=int, help="Failed runs before the DLQ (default: config).")
+@click.option("--run-at", help="Not before this ISO 8601 time (no zone = local time).")
+@click.option("--delay", help="Not before this long from now, e.g. 10, 30s, 5m, 2h.")
+@pass_app
+def enqueue(app: AppContext, job, file, command, job_id, priority, timeout, max_retries, run_at,
+            delay) -> None:
+    """Add jobs to the queue and print their ids.
+
+    JOB is a JSON object ('{"id":"job1","command":"echo hi"}'), a path to a
+    .json file, or - to read stdin: one object, a JSON array, or JSON lines.
+    A batch is enqueued in one transaction: all of it or nothing.
+    """
+    text = _job_text(job, file, command)
+    documents = [{"command": command}] if text is None else parse_documents(text)
+    if job_id is not None and len(documents) > 1:
+        raise click.UsageError("--id applies to a single job, but the input holds "
+                               f"{len(documents)}")
+    if run_at is not None and delay is not None:
+        raise click.UsageError("give either --run-at or --delay, not both")
+    overrides = {
+        "id": job_id, "priority": priority, "max_retries": max_retries, "run_at": run_at,
+    }
+    if timeout is not None:
+        overrides["timeout"] = check_timeout(timeout)
+    if delay is not None:
+        overrides["delay"] = check_delay(delay)
+    stamp = now()
+    specs = []
+    for index, document in enumerate(documents):
+        merged = dict(document)
+        for key, value in overrides.items():
+            if value is not None:
+                merged[key] = value
+        if "run_at" in merged and "delay" in overrides:
+            merged.pop("run_at")
+        if "delay" in merged and run_at is not None:
+            merged.pop("delay")
+        try:
+            specs.append(spec_from_document(merged, stamp))
+        except InvalidInput as exc:
+            where = f"job {index + 1}: " if len(documents) > 1 else ""
+            raise InvalidInput(f"{where}{exc}") from None
+        for name in unknown_fields(document):
+            click.echo(f"Warning: ignoring unknown field {name!r}", err=True)
+    for job_id in app.queue.enqueue(specs):
+        click.echo(job_id)
+
+
+@click.command("list")
+@click.option("--state", type=click.Choice(STATES, case_sensitive=False),
+              help="Only jobs in this state.")
+@click.option("--limit", type=click.IntRange(min=0),
+              help=f"Show the latest N jobs (0 = all; default {DEFAULT_LIST_LIMIT} in a "
+                   "table, all with --json).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array on one line.")
+@pass_app
+def list_jobs(app: AppContext, state: str | None, limit: int | None, as_json: bool) -> None:
+    """List jobs, oldest first (the latest N of them)."""
+    state = state.lower() if state else None
+    if as_json:
+        jobs = app.queue.list_jobs(state, limit or None)
+        print_json([job_dict(j) for j in jobs])
+        return
+    shown = DEFAULT_LIST_LIMIT if limit is None else (limit or None)
+    jobs = app.queue.list_jobs(state, shown)
+    if not jobs:
+        click.echo(f"No {state} jobs." if state else "No jobs.")
+        return
+    _print_jobs(jobs)
+    total = app.queue.count(state)
+    if total > len(jobs):
+        click.echo(f"(latest {len(jobs)} of {total} jobs; --limit 0 shows all)", err=True)
+
+
+def _print_jobs(jobs) -> None:
+    stamp = now()
+    rows = [
+        [
+            j.id,
+            j.state,
+            str(j.priority),
+            f"{j.attempts}/{max(j.max_retries, 1)}",
+            _when(j, stamp),
+            relative(j.updated_at, stamp),
+            one_line(j.command),
+            one_line(j.last_error) if j.last_error else "",
+        ]
+        for j in jobs
+    ]
+    print_table(
+        ["ID", "STATE", "PRI", "TRIES", "RUN AT", "UPDATED", "COMMAND", "LAST ERROR"],
+        rows,
+        shrink=(7, 6, 0),
+        styles={1: coloured_state},
+    )
+
+
+def _when(job, stamp: float) -> str:
+    """The time that matters for the job's state: when it (re)runs, or ran."""
+    if job.state in ("pending", "failed"):
+        return "now" if job.run_at <= stamp else relative(job.run_at, stamp)
+    if job.state == "processing" and job.started_at is not None:
+        return f"started {relative(job.started_at, stamp)}"
+    return "-"
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job and its attempts as JSON.")
+@pass_app
+def show(app: AppContext, job_id: str, as_json: bool) -> None:
+    """Show one job: every field, the attempt timeline, last error and output."""
+    job = app.queue.get(job_id)
+    attempts = app.queue.attempts(job_id)
+    if as_json:
+        data = job_dict(job, with_output=True)
+        data["attempt_history"] = [attempt_dict(a) for a in attempts]
+        print_json(data)
+        return
+    stamp = now()
+    state = coloured_state(job.state)
+    if job.state == "failed":
+        state += f" (retry {relative(job.run_at, stamp)})"
+    elif job.state == "pending" and job.run_at > stamp:
+        state += f" (scheduled, runs {relative(job.run_at, stamp)})"
+    timeout = "config default" if job.timeout is None else (
+        "none" if job.timeout == 0 else human_delta(job.timeout))
+    fields = [
+        ("id", job.id),
+        ("command", job.command),
+        ("state", state),
+        ("priority", str(job.priority)),
+        ("attempts", f"{job.attempts} of {max(job.max_retries, 1)}"),
+        ("timeout", timeout),
+        ("run at", to_local(job.run_at)),
+        ("created", to_local(job.created_at)),
+        ("updated", to_local(job.updated_at)),
+        ("started", to_local(job.started_at)),
+        ("finished", to_local(job.finished_at)),
+        ("worker", job.worker_id or "-"),
+        ("exit code", "-" if job.exit_code is None else str(job.exit_code)),
+        ("last error", job.last_error or "-"),
+    ]
+    for name, value in fields:
+        click.echo(f"{click.style(name.ljust(11), bold=True)} {value}")
+    click.echo()
+    if attempts:
+        rows = [
+            [
+                str(a.number),
+                to_local(a.started_at),
+                human_delta(a.finished_at - a.started_at) if a.started_at else "-",
+                "-" if a.exit_code is None else str(a.exit_code),
+                one_line(a.error) if a.error else "ok",
+                f"retry {relative(a.retry_at, a.finished_at).removeprefix('in ')} later"
+                if a.retry_at else "",
+            ]
+            for a in attempts
+        ]
+        print_table(["#", "STARTED", "TOOK", "EXIT", "RESULT", "BACKOFF"], rows, shrink=(4,))
+    else:
+        click.echo("No attempts yet.")
+    click.echo()
+    if job.output:
+        click.echo(click.style("Output:", bold=True))
+        click.echo(job.output.rstrip("\n"))
+    else:
+        click.echo("No output captured.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"jobs": {...}, "workers": [...], "config": {...}}.')
+@pass_app
+def status(app: AppContext, as_json: bool) -> None:
+    """Summary: jobs per state, live workers, configuration."""
+    from queuectl_tui import registry
+
+    counts = app.queue.counts()
+    config = app.queue.config()
+    workers = registry.live_workers(config.lease_seconds)
+    if as_json:
+        print_json({
+            "jobs": counts,
+            "workers": [_worker_dict(w) for w in workers],
+            "config": dict(config.items()),
+            "database": str(app.db_path),
+        })
+        return
+    click.echo(click.style("Jobs", bold=True))
+    for state in STATES:
+        click.echo(f"  {coloured_state(state.ljust(11))} {counts[state]:>8}")
+    click.echo(f"  {'total'.ljust(11)} {sum(counts.values()):>8}")
+    click.echo()
+    click.echo(click.style(f"Workers: {len(workers)} live", bold=True))
+    if workers:
+        print_worker_table(workers)
+    click.echo()
+    settings = "  ".join(f"{k}={format_value(v)}" for k, v in config.items())
+    click.echo(f"{click.style('Config', bold=True)}  {settings}")
+    click.echo(f"{click.style('Database', bold=True)} {app.db_path}")
+
+
+def _worker_dict(w) -> dict:
+    from queuectl_tui.timeutil import to_iso
+
+    return {
+        "id": w.id, "pid": w.pid, "hostname": w.hostname, "owner": w.owner, "state": w.state,
+        "current_job": w.current_job, "jobs_done": w.jobs_done, "jobs_failed": w.jobs_failed,
+        "started_at": to_iso(w.started_at), "heartbeat_at": to_iso(w.heartbeat_at),
+    }
+
+
+def print_worker_table(workers) -> None:
+    stamp = now()
+    rows = [
+        [str(w.pid), w.hostname, w.state, w.current_job or "-", str(w.jobs_done),
+         str(w.jobs_failed), human_delta(stamp - w.started_at),
+         relative(w.heartbeat_at, stamp), w.owner]
+        for w in workers
+    ]
+    print_table(["PID", "HOST", "STATE", "CURRENT JOB", "DONE", "FAILED", "UP", "HEARTBEAT",
+                 "OWNER"], rows, shrink=(1, 3))
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True)
+@pass_app
+def cancel(app: AppContext, job_ids: tuple[str, ...]) -> None:
+    """Cancel pending, failed or running jobs (a running job is stopped by its worker).
+
+    All or nothing: if any id is unknown or already finished, nothing is cancelled.
+    """
+    for job_id in app.queue.cancel(job_ids):
+        click.echo(f"Cancelled {job_id}")
+
+
+@click.command()
+@click.option("--completed", is_flag=True, help="Purge completed jobs.")
+@click.option("--dead", is_flag=True, help="Purge dead jobs (empties the DLQ).")
+@click.option("--cancelled", is_flag=True, help="Purge cancelled jobs.")
+@click.option("--all", "purge_all", is_flag=True, help="Purge every finished job.")
+@click.option("--older-than", help="Only jobs last updated longer ago than this (e.g. 7d, 12h).")
+@pass_app
+def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than) -> None:
+    """Delete finished jobs and their history."""
+    states = [s for s, on in (("completed", completed), ("dead", dead),
+                              ("cancelled", cancelled)) if on or purge_all]
+    if not states:
+        raise click.UsageError("say what to purge: --completed, --dead, --cancelled or --all")
+    before = now() - parse_duration(older_than) if older_than is not None else None
+    count = app.queue.purge(states, before)
+    click.echo(f"Purged {count} job{'s' if count != 1 else ''}")

@@ -1,0 +1,358 @@
+"""The domain: every change of a job's state, each in one transaction.
+
+Nothing else in the package moves a job between states. The faces (CLI, TUI)
+and the worker call these methods; the store supplies the models and the fixed
+SQL of the hot path.
+
+Delivery is at-least-once: a job is claimed with a lease that its worker
+renews; if the worker dies, the lease runs out, and ``recover_expired`` counts
+the run as a failed attempt and makes the job runnable again. Every write a
+worker makes to its job is fenced by (worker id, attempt number), so a worker
+that lost its lease can never overwrite the newer run's result.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import peewee
+
+from queuectl_tui import store
+from queuectl_tui.config import SETTINGS, Config, normalize_key
+from queuectl_tui.errors import Conflict, InvalidInput, NotFound
+from queuectl_tui.jobspec import JobSpec
+from queuectl_tui.store import Attempt, Job, Setting
+from queuectl_tui.timeutil import now
+
+_IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's limit
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job a worker holds: just what it needs to run and record it."""
+
+    id: str
+    command: str
+    attempts: int
+    max_retries: int
+    timeout: float | None
+    started_at: float
+
+
+def new_job_id() -> str:
+    """64 random bits: collision-free in practice, short enough for a table column."""
+    return secrets.token_hex(8)
+
+
+class JobQueue:
+    """The operations on one database."""
+
+    def __init__(self, db: peewee.SqliteDatabase):
+        self.db = db
+
+    @classmethod
+    def open(cls, path) -> JobQueue:
+        return cls(store.open_store(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- configuration -------------------------------------------------------
+
+    def config(self) -> Config:
+        rows = self.db.execute_sql("SELECT key, value FROM setting").fetchall()
+        return Config.from_stored(dict(rows))
+
+    def set_config(self, key: str, raw: object) -> int | float:
+        """Validate and save one setting; returns the stored value."""
+        name = normalize_key(key)
+        value = SETTINGS[name].parse(raw)
+        Setting.replace(key=name, value=str(value)).execute()
+        return value
+
+    # --- enqueue -------------------------------------------------------------
+
+    def enqueue(self, specs: Sequence[JobSpec]) -> list[str]:
+        """Insert all jobs or none; returns their ids in order."""
+        if not specs:
+            raise InvalidInput("no jobs to enqueue")
+        config = self.config()
+        stamp = now()
+        ids = [spec.id or new_job_id() for spec in specs]
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen:
+                raise Conflict(f"job id {job_id!r} appears twice in the input")
+            seen.add(job_id)
+        rows = [
+            (
+                job_id,
+                spec.command,
+                spec.queue,
+                spec.priority,
+                config.max_retries if spec.max_retries is None else spec.max_retries,
+                spec.timeout,
+                stamp if spec.run_at is None else spec.run_at,
+                # created_at orders equal-priority jobs; keep input order within a batch.
+                stamp + index * 1e-6,
+                stamp,
+            )
+            for index, (job_id, spec) in enumerate(zip(ids, specs, strict=True))
+        ]
+        try:
+            with self.db.atomic():
+                self.db.cursor().executemany(store.BULK_INSERT_SQL, rows)
+        except (peewee.IntegrityError, sqlite3.IntegrityError):
+            taken = self._existing_ids(ids)
+            raise Conflict(
+                f"job id {taken[0]!r} already exists" if taken else "duplicate job id"
+            ) from None
+        return ids
+
+    def _existing_ids(self, ids: Iterable[str]) -> list[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            found.update(j.id for j in Job.select(Job.id).where(Job.id.in_(chunk)))
+        return [i for i in ids if i in found]
+
+    # --- the worker's hot path -----------------------------------------------
+
+    def claim(self, worker_id: str, lease_seconds: float) -> Claimed | None:
+        """Take the best runnable job, atomically: one UPDATE ... RETURNING.
+
+        SQLite runs the statement under its single write lock, so the sub-select
+        and the update see the same snapshot and no other worker can pick the
+        same row in between.
+        """
+        stamp = now()
+        cursor = self.db.execute_sql(
+            store.CLAIM_SQL, (worker_id, stamp, stamp + lease_seconds)
+        )
+        row = cursor.fetchone()
+        cursor.fetchall()  # step the statement to its end, so the change commits
+        if row is None:
+            return None
+        return Claimed(*row, started_at=stamp)
+
+    def complete(self, job: Claimed, worker_id: str, exit_code: int, output: str) -> bool:
+        """Record success. False if the job was no longer ours (cancelled, lease lost)."""
+        stamp = now()
+        with self.db.atomic():
+            cursor = self.db.execute_sql(
+                store.COMPLETE_SQL,
+                (stamp, stamp, exit_code, output, job.id, worker_id, job.attempts),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.db.execute_sql(
+                store.ATTEMPT_SQL,
+                (job.id, job.attempts, worker_id, job.started_at, stamp, exit_code, None, None),
+            )
+        return True
+
+    def fail(
+        self,
+        job: Claimed,
+        worker_id: str,
+        exit_code: int | None,
+        error: str,
+        output: str,
+        config: Config,
+    ) -> str | None:
+        """Record a failed run: back off and retry, or move to the DLQ.
+
+        Returns the new state (``failed`` or ``dead``), or None if the job was
+        no longer ours.
+        """
+        stamp = now()
+        state, retry_at = _after_failure(job.attempts, job.max_retries, stamp, config)
+        with self.db.atomic():
+            cursor = self.db.execute_sql(
+                store.FAIL_SQL,
+                (state, retry_at or stamp, stamp, stamp, exit_code, output, error,
+                 job.id, worker_id, job.attempts),
+            )
+            if cursor.rowcount != 1:
+                return None
+            self.db.execute_sql(
+                store.ATTEMPT_SQL,
+                (job.id, job.attempts, worker_id, job.started_at, stamp, exit_code, error,
+                 retry_at),
+            )
+        return state
+
+    def release(self, job: Claimed, worker_id: str) -> bool:
+        """Put a job back untouched (second signal): the interrupted run is not charged."""
+        cursor = self.db.execute_sql(
+            store.RELEASE_SQL, (now(), job.id, worker_id, job.attempts)
+        )
+        return cursor.rowcount == 1
+
+    def renew_lease(self, job: Claimed, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease; False means the job was taken away and must be stopped."""
+        cursor = self.db.execute_sql(
+            store.RENEW_SQL, (now() + lease_seconds, job.id, worker_id, job.attempts)
+        )
+        return cursor.rowcount == 1
+
+    def recover_expired(self) -> list[str]:
+        """Take back jobs whose worker stopped renewing its lease.
+
+        Each such run counts as a failed attempt (the worker may have died
+        because of the job), so a job that keeps killing its workers still
+        ends in the DLQ instead of looping forever.
+        """
+        stamp = now()
+        if self.db.execute_sql(store.ANY_EXPIRED_SQL, (stamp,)).fetchone() is None:
+            return []
+        config = self.config()
+        recovered = []
+        with self.db.atomic():
+            for job_id, attempts, max_retries, worker_id, started_at in self.db.execute_sql(
+                store.EXPIRED_SQL, (stamp,)
+            ).fetchall():
+                error = f"worker {worker_id} stopped responding (lease expired)"
+                state, retry_at = _after_failure(attempts, max_retries, stamp, config)
+                self.db.execute_sql(
+                    store.FAIL_SQL,
+                    (state, retry_at or stamp, stamp, stamp, None, None, error,
+                     job_id, worker_id, attempts),
+                )
+                self.db.execute_sql(
+                    store.ATTEMPT_SQL,
+                    (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),
+                )
+                recovered.append(job_id)
+        return recovered
+
+    # --- operator actions ----------------------------------------------------
+
+    def retry_dead(self, ids: Sequence[str] | None) -> list[str]:
+        """Move dead jobs back to pending with attempts reset (``ids=None``: all).
+
+        All-or-nothing: an unknown or non-dead id refuses the whole call.
+        """
+        stamp = now()
+        with self.db.atomic():
+            if ids is None:
+                targets = [j.id for j in Job.select(Job.id).where(Job.state == "dead")]
+            else:
+                targets = self._ids_in_states(ids, ("dead",), "retried from the DLQ")
+            for start in range(0, len(targets), _IN_CHUNK):
+                chunk = targets[start : start + _IN_CHUNK]
+                Job.update(
+                    state="pending", attempts=0, run_at=stamp, updated_at=stamp,
+                    worker_id=None, lease_expires_at=None, started_at=None, finished_at=None,
+                ).where(Job.id.in_(chunk), Job.state == "dead").execute()
+        return targets
+
+    def cancel(self, ids: Sequence[str]) -> list[str]:
+        """Cancel pending, failed or running jobs (a running one is stopped by its worker)."""
+        stamp = now()
+        allowed = ("pending", "failed", "processing")
+        with self.db.atomic():
+            targets = self._ids_in_states(ids, allowed, "cancelled")
+            for start in range(0, len(targets), _IN_CHUNK):
+                Job.update(
+                    state="cancelled", updated_at=stamp, finished_at=stamp,
+                    lease_expires_at=None,
+                ).where(Job.id.in_(targets[start : start + _IN_CHUNK]),
+                        Job.state.in_(allowed)).execute()
+        return targets
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete jobs that are not running, with their attempt history."""
+        allowed = ("pending", "failed", "completed", "dead", "cancelled")
+        with self.db.atomic():
+            targets = self._ids_in_states(ids, allowed, "deleted")
+            for start in range(0, len(targets), _IN_CHUNK):
+                Job.delete().where(Job.id.in_(targets[start : start + _IN_CHUNK])).execute()
+        return targets
+
+    def purge(self, states: Sequence[str], older_than: float | None = None) -> int:
+        """Delete finished jobs in ``states``, optionally only those finished before a time."""
+        bad = [s for s in states if s not in store.FINISHED_STATES]
+        if bad:
+            raise InvalidInput(f"only finished jobs can be purged, not {bad[0]!r}")
+        query = Job.delete().where(Job.state.in_(list(states)))
+        if older_than is not None:
+            query = query.where(Job.updated_at < older_than)
+        with self.db.atomic():
+            return query.execute()
+
+    def _ids_in_states(self, ids: Sequence[str], allowed: Sequence[str], verb: str) -> list[str]:
+        """Check that every id exists and is in an allowed state; called inside the
+        transaction that acts on them, so the check and the change see one snapshot."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            raise InvalidInput("no job ids given")
+        states: dict[str, str] = {}
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            states.update(Job.select(Job.id, Job.state).where(Job.id.in_(chunk)).tuples())
+        for job_id in unique:
+            if job_id not in states:
+                raise NotFound(f"no job with id {job_id!r}")
+            if states[job_id] not in allowed:
+                raise Conflict(
+                    f"job {job_id!r} is {states[job_id]}; only "
+                    f"{', '.join(allowed)} jobs can be {verb}"
+                )
+        return unique
+
+    # --- reading -------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        job = Job.get_or_none(Job.id == job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        return list(Attempt.select().where(Attempt.job == job_id).order_by(Attempt.id))
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, every state present (zero if none)."""
+        counts = dict.fromkeys(store.STATES, 0)
+        for state, count in self.db.execute_sql(
+            "SELECT state, count(*) FROM job GROUP BY state"
+        ).fetchall():
+            counts[state] = count
+        return counts
+
+    def list_jobs(
+        self,
+        state: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Job]:
+        """Jobs in creation order; with ``limit``, the most recent ``limit`` of them."""
+        query = Job.select()
+        if state is not None:
+            query = query.where(Job.state == state)
+        if limit is None:
+            return list(query.order_by(Job.created_at.desc() if newest_first
+                                       else Job.created_at))
+        latest = list(query.order_by(Job.created_at.desc()).limit(limit))
+        return latest if newest_first else latest[::-1]
+
+    def count(self, state: str | None = None) -> int:
+        query = Job.select()
+        if state is not None:
+            query = query.where(Job.state == state)
+        return query.count()
+
+
+def _after_failure(
+    attempts: int, max_retries: int, stamp: float, config: Config
+) -> tuple[str, float | None]:
+    """Dead once the job has failed max_retries times (it always runs once);
+    otherwise failed, runnable again after backoff_base ** attempts seconds."""
+    if attempts >= max(max_retries, 1):
+        return "dead", None
+    return "failed", stamp + config.backoff_delay(attempts)

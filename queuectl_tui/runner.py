@@ -1,0 +1,223 @@
+"""Run one shell command: own process group, bounded output, timeout, abort.
+
+The command runs as ``sh -c COMMAND`` in a new session, so the whole tree it
+starts can be signalled as one group and a Ctrl+C in the worker's terminal
+never reaches it. Output (stdout and stderr merged) is kept as a bounded tail,
+so a job that prints gigabytes costs a fixed amount of memory. When the shell
+exits, whatever it left behind in its group is killed: a job owns no
+processes after it has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from queuectl_tui.timeutil import human_delta, now
+
+KILL_GRACE_SECONDS = 2.0
+_READ_SIZE = 65536
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What happened. ``aborted`` is set when ``check`` asked to stop the run."""
+
+    exit_code: int | None
+    output: str
+    error: str | None  # None on success, else a one-line reason
+    duration: float
+    aborted: str | None = None
+
+
+class _Tail:
+    """The last ``limit`` bytes of a stream, and how many were dropped before them."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.buffer = bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        self.buffer += data
+        excess = len(self.buffer) - self.limit
+        if excess > 0:
+            del self.buffer[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        body = self.buffer.decode("utf-8", errors="replace")
+        if self.dropped:
+            return f"[... {self.dropped} earlier bytes dropped ...]\n{body}"
+        return body
+
+
+def run_command(
+    command: str,
+    *,
+    timeout: float | None,
+    output_limit: int,
+    check: Callable[[], str | None],
+    check_interval: float,
+    wake_fd: int | None = None,
+    env: dict[str, str] | None = None,
+) -> RunResult:
+    """Run ``command`` to its end, its timeout, or until ``check`` returns a reason.
+
+    ``check`` is called at least every ``check_interval`` seconds and whenever
+    ``wake_fd`` becomes readable (a signal arrived); it renews leases and
+    returns a reason string when the job must be stopped.
+    """
+    started = now()
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    except OSError as exc:
+        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}", now() - started)
+    tail = _Tail(output_limit)
+    deadline = started + timeout if timeout else None
+    aborted: str | None = None
+    timed_out = False
+    kill_at: float | None = None  # when TERM was sent and KILL is due
+    selector = selectors.DefaultSelector()
+    out_fd = proc.stdout.fileno()
+    os.set_blocking(out_fd, False)
+    selector.register(out_fd, selectors.EVENT_READ, "out")
+    pidfd = _open_pidfd(proc.pid)
+    if pidfd is not None:
+        selector.register(pidfd, selectors.EVENT_READ, "exit")
+    if wake_fd is not None:
+        selector.register(wake_fd, selectors.EVENT_READ, "wake")
+    next_check = started + check_interval
+    try:
+        while True:
+            if _has_exited(proc.pid):
+                break
+            moment = now()
+            wait = next_check - moment
+            if pidfd is None:
+                wait = min(wait, 0.05)
+            if deadline is not None and kill_at is None:
+                wait = min(wait, deadline - moment)
+            if kill_at is not None:
+                wait = min(wait, kill_at - moment)
+            events = selector.select(max(wait, 0))
+            woken = False
+            for key, _ in events:
+                if key.data == "out":
+                    if not _drain(out_fd, tail):
+                        selector.unregister(out_fd)
+                elif key.data == "wake":
+                    _drain_wake(wake_fd)
+                    woken = True
+            moment = now()
+            if kill_at is None:
+                if deadline is not None and moment >= deadline:
+                    timed_out = True
+                    kill_at = _terminate(proc.pid)
+                elif woken or moment >= next_check:
+                    next_check = moment + check_interval
+                    aborted = check()
+                    if aborted:
+                        kill_at = _terminate(proc.pid)
+            elif moment >= kill_at:
+                _signal_group(proc.pid, signal.SIGKILL)
+                kill_at = float("inf")
+    finally:
+        # The shell is gone (or about to be): its group must not outlive it.
+        _signal_group(proc.pid, signal.SIGKILL)
+        _drain(out_fd, tail)
+        proc.wait()
+        proc.stdout.close()
+        selector.close()
+        if pidfd is not None:
+            os.close(pidfd)
+    duration = now() - started
+    exit_code = proc.returncode
+    if exit_code < 0:
+        exit_code = 128 - exit_code  # the shell's convention for "killed by signal N"
+    if timed_out:
+        error = f"timed out after {human_delta(timeout)}"
+    elif aborted:
+        error = aborted
+    elif proc.returncode == 0:
+        error = None
+    elif proc.returncode < 0:
+        error = f"killed by {signal.Signals(-proc.returncode).name}"
+    else:
+        error = _describe_failure(proc.returncode, tail)
+    return RunResult(exit_code, tail.text(), error, duration, aborted)
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _has_exited(pid: int) -> bool:
+    """True once the shell has exited; it stays a zombie (not reaped) so its
+    process-group id cannot be reused before we signal the group."""
+    try:
+        result = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return result is not None
+
+
+def _drain(fd: int, tail: _Tail) -> bool:
+    """Read what is available; False at end of file."""
+    while True:
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        if tail.limit:
+            tail.add(data)
+
+
+def _drain_wake(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _terminate(pgid: int) -> float:
+    _signal_group(pgid, signal.SIGTERM)
+    return now() + KILL_GRACE_SECONDS
+
+
+def _describe_failure(code: int, tail: _Tail) -> str:
+    last_line = ""
+    for line in reversed(tail.buffer.decode("utf-8", errors="replace").splitlines()):
+        if line.strip():
+            last_line = line.strip()[:300]
+            break
+    reason = "command not found" if code == 127 else f"exit code {code}"
+    if code == 126:
+        reason = "command not executable"
+    return f"{reason}: {last_line}" if last_line else reason

@@ -1,0 +1,257 @@
+"""The SQLite store: Peewee models, opening the file, the schema and its upgrades.
+
+Everything that knows SQL lives here. The models serve the admin commands and
+the TUI; the per-job hot path (claim, complete, fail, lease renewal) uses the
+fixed statements at the bottom of this module, because building those queries
+through the ORM costs ~40x more than executing them (design: "Measured facts").
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import peewee
+from peewee import (
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+from queuectl_tui.errors import StoreError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+RUNNABLE_STATES = ("pending", "failed")
+FINISHED_STATES = ("completed", "dead", "cancelled")
+
+# Models are bound to a database when a store is opened (see ``open_store``).
+_unbound = peewee.DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = _unbound
+        legacy_table_names = False
+
+
+class Job(BaseModel):
+    """A shell command to run, and everything known about its runs so far."""
+
+    id = TextField(primary_key=True)
+    command = TextField()
+    state = TextField(default="pending")
+    queue = TextField(default="default")
+    priority = IntegerField(default=0)
+    attempts = IntegerField(default=0)
+    max_retries = IntegerField(default=3)
+    timeout = FloatField(null=True)  # null = the job_timeout setting
+    run_at = FloatField()  # earliest start: scheduling and backoff both use it
+    created_at = FloatField()
+    updated_at = FloatField()
+    started_at = FloatField(null=True)
+    finished_at = FloatField(null=True)
+    worker_id = TextField(null=True)
+    lease_expires_at = FloatField(null=True)
+    exit_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    output = TextField(null=True)
+
+
+class Attempt(BaseModel):
+    """One execution of a job: the timeline the detail views show."""
+
+    job = ForeignKeyField(Job, backref="attempt_rows", on_delete="CASCADE")
+    number = IntegerField()
+    worker_id = TextField(null=True)
+    started_at = FloatField(null=True)
+    finished_at = FloatField()
+    exit_code = IntegerField(null=True)
+    error = TextField(null=True)
+    retry_at = FloatField(null=True)  # when the job was rescheduled to, after a failure
+
+
+class Worker(BaseModel):
+    """A live worker process, registered so any shell can list and stop it."""
+
+    id = TextField(primary_key=True)
+    pid = IntegerField()
+    hostname = TextField()
+    owner = TextField(default="cli")  # "cli" or "tui:<pid>": who embeds it
+    state = TextField(default="running")  # running / stopping
+    started_at = FloatField()
+    heartbeat_at = FloatField()
+    jobs_done = IntegerField(default=0)
+    jobs_failed = IntegerField(default=0)
+
+
+class Setting(BaseModel):
+    """One configuration value, stored as text and validated by ``config``."""
+
+    key = TextField(primary_key=True)
+    value = TextField()
+
+
+MODELS = (Job, Attempt, Worker, Setting)
+
+# The claim's ORDER BY must match this index exactly, and the query must spell
+# the same literal IN list: SQLite only uses a partial index when the query's
+# WHERE implies the index's WHERE textually, and a bound parameter does not.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS job_runnable ON job (priority DESC, run_at, created_at)"
+    " WHERE state IN ('pending', 'failed')",
+    "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at)"
+    " WHERE state = 'processing'",
+    "CREATE INDEX IF NOT EXISTS job_state_created ON job (state, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_created ON job (created_at)",
+)
+
+
+def _migrate_to_1(db: SqliteDatabase) -> None:
+    db.create_tables(MODELS, safe=True)
+    for statement in _INDEXES:
+        db.execute_sql(statement)
+
+
+# version -> function that brings a database from version-1 to version.
+MIGRATIONS = {1: _migrate_to_1}
+
+
+def default_path() -> Path:
+    """The per-user database: ``$QUEUECTL_DB`` is handled by the CLI, not here."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("queuectl", appauthor=False)) / "queuectl.db"
+
+
+def _create_private_file(path: Path) -> None:
+    """Make the file (and missing parents) readable by its owner only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def open_store(path: str | os.PathLike[str]) -> SqliteDatabase:
+    """Open (creating on first use) the database at ``path`` and bind the models.
+
+    Raises ``StoreError`` for a file that is not a SQLite database, belongs to
+    another program, or was written by a newer queuectl; such a file is left
+    exactly as it was.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database file")
+    try:
+        _create_private_file(path)
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+    db = SqliteDatabase(
+        str(path),
+        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1)],
+        timeout=BUSY_TIMEOUT_SECONDS,
+        lock_type="IMMEDIATE",  # every write transaction takes the lock up front
+    )
+    try:
+        db.connect()
+        _unbound.initialize(db)
+        version = db.execute_sql("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            _upgrade(db, path, version)
+        if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute_sql("PRAGMA journal_mode = WAL")
+    except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
+        db.close()
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    except StoreError:
+        db.close()
+        raise
+    return db
+
+
+def _upgrade(db: SqliteDatabase, path: Path, version: int) -> None:
+    """Create or upgrade the schema; safe when several processes race to do it."""
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer queuectl (schema {version}, this one "
+            f"knows {SCHEMA_VERSION}); upgrade queuectl"
+        )
+    if version == 0:
+        foreign = set(db.get_tables()) - {m._meta.table_name for m in MODELS}
+        if foreign:
+            raise StoreError(
+                f"{path} is a SQLite database of another program "
+                f"(tables: {', '.join(sorted(foreign)[:5])}); refusing to touch it"
+            )
+    with db.atomic():
+        # Re-read under the write lock: another process may have just done it.
+        current = db.execute_sql("PRAGMA user_version").fetchone()[0]
+        for target in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[target](db)
+            db.execute_sql(f"PRAGMA user_version = {int(target)}")
+
+
+def bound_database() -> SqliteDatabase:
+    """The database the models are bound to (the one ``open_store`` opened last)."""
+    if _unbound.obj is None:
+        raise StoreError("no database is open")
+    return _unbound.obj
+
+
+# --- The hot path: fixed statements, executed through the Peewee database. ---
+
+CLAIM_SQL = (
+    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = ?1,"
+    " started_at = ?2, updated_at = ?2, finished_at = NULL, lease_expires_at = ?3"
+    " WHERE id = (SELECT id FROM job WHERE state IN ('pending', 'failed') AND run_at <= ?2"
+    " ORDER BY priority DESC, run_at, created_at LIMIT 1)"
+    " RETURNING id, command, attempts, max_retries, timeout"
+)
+
+# Every write by a worker to its job is fenced by (worker_id, attempts, state):
+# if the lease was lost and the job taken back, or the job was cancelled, the
+# late write changes nothing.
+_FENCE = " WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'processing'"
+
+COMPLETE_SQL = (
+    "UPDATE job SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,"
+    " output = ?, last_error = NULL, lease_expires_at = NULL" + _FENCE
+)
+
+FAIL_SQL = (
+    "UPDATE job SET state = ?, run_at = ?, finished_at = ?, updated_at = ?, exit_code = ?,"
+    " output = ?, last_error = ?, lease_expires_at = NULL" + _FENCE
+)
+
+RELEASE_SQL = (
+    "UPDATE job SET state = 'pending', attempts = attempts - 1, worker_id = NULL,"
+    " started_at = NULL, lease_expires_at = NULL, updated_at = ?" + _FENCE
+)
+
+RENEW_SQL = "UPDATE job SET lease_expires_at = ?" + _FENCE
+
+ATTEMPT_SQL = (
+    "INSERT INTO attempt (job_id, number, worker_id, started_at, finished_at, exit_code,"
+    " error, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+EXPIRED_SQL = (
+    "SELECT id, attempts, max_retries, worker_id, started_at FROM job"
+    " WHERE state = 'processing' AND lease_expires_at < ?"
+)
+
+ANY_EXPIRED_SQL = (
+    "SELECT 1 FROM job WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
+)
+
+BULK_INSERT_SQL = (
+    "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
+    " run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)"
+)

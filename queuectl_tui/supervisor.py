@@ -1,0 +1,172 @@
+"""Starts, scales and stops worker processes; shared by ``worker start`` and the TUI.
+
+Each worker runs in its own session, so a Ctrl+C in the terminal reaches only
+the supervisor, which forwards exactly one SIGTERM per signal it receives:
+the first lets every worker finish its job, a second stops the jobs and puts
+them back. A worker that crashes (not one that was asked to stop) is replaced,
+within a restart budget so a worker that cannot start does not loop forever.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from typing import IO
+
+from queuectl_tui.timeutil import now
+
+RESTART_BUDGET = 10  # crashes tolerated per RESTART_WINDOW seconds
+RESTART_WINDOW = 60.0
+REAP_INTERVAL = 0.2
+
+
+class Supervisor:
+    """The worker processes of one owner (a ``worker start`` or a TUI)."""
+
+    def __init__(self, db_path: str, owner: str = "cli", log: IO | None = None):
+        self.db_path = str(db_path)
+        self.owner = owner
+        self.log = log
+        self.wanted = 0
+        self.stopping = False
+        self.gave_up = False
+        self.procs: list[subprocess.Popen] = []
+        self.retiring: set[int] = set()
+        self._crashes: deque[float] = deque()
+
+    def _spawn(self) -> subprocess.Popen:
+        command = [
+            sys.executable, "-m", "queuectl_tui.worker", "--db", self.db_path,
+            "--owner", self.owner, "--parent-pid", str(os.getpid()),
+        ]
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start(self, count: int) -> None:
+        self.stopping = False
+        self.scale(count)
+
+    def scale(self, count: int) -> None:
+        """Run ``count`` workers: start new ones, or ask the newest to finish and exit."""
+        self.wanted = max(count, 0)
+        active = [p for p in self.procs if p.pid not in self.retiring]
+        for _ in range(self.wanted - len(active)):
+            self._spawn()
+        for proc in reversed(active[self.wanted:]):
+            self.retiring.add(proc.pid)
+            _send(proc, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Graceful on the first call; called again, the workers stop their jobs."""
+        self.stopping = True
+        self.wanted = 0
+        for proc in self.procs:
+            _send(proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Last resort (tests, a hung shutdown): SIGKILL every worker."""
+        for proc in self.procs:
+            _send(proc, signal.SIGKILL)
+        for proc in self.procs:
+            proc.wait()
+        self.procs.clear()
+
+    def reap(self) -> list[tuple[int, int]]:
+        """Collect exited workers and replace crashed ones; returns (pid, status) pairs."""
+        exited = []
+        for proc in list(self.procs):
+            code = proc.poll()
+            if code is None:
+                continue
+            self.procs.remove(proc)
+            self.retiring.discard(proc.pid)
+            exited.append((proc.pid, code))
+            if code != 0 and not self.stopping:
+                self._crashes.append(now())
+        while self._crashes and self._crashes[0] < now() - RESTART_WINDOW:
+            self._crashes.popleft()
+        if len(self._crashes) > RESTART_BUDGET and not self.gave_up:
+            self.gave_up = True
+            self.stop()
+        if not self.stopping:
+            active = [p for p in self.procs if p.pid not in self.retiring]
+            for _ in range(self.wanted - len(active)):
+                self._spawn()
+        return exited
+
+    def alive(self) -> list[subprocess.Popen]:
+        return [p for p in self.procs if p.poll() is None]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for every worker to exit; False if some still run at the timeout."""
+        deadline = None if timeout is None else now() + timeout
+        while self.procs:
+            self.reap()
+            if not self.procs:
+                break
+            if deadline is not None and now() >= deadline:
+                return False
+            time.sleep(REAP_INTERVAL)
+        return True
+
+
+def _send(proc: subprocess.Popen, sig: int) -> None:
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+def run_foreground(db_path: str, count: int, say=None) -> int:
+    """Supervise ``count`` workers until they stop; the body of ``worker start``."""
+    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    supervisor = Supervisor(db_path)
+    signals = 0
+
+    def on_signal(signum, frame):
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            say("Stopping: workers finish their current job (signal again to stop jobs now)")
+        else:
+            say("Stopping now: running jobs are stopped and put back")
+        supervisor.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        supervisor.start(count)
+        pids = ", ".join(str(p.pid) for p in supervisor.procs)
+        say(f"Started {count} worker{'s' if count != 1 else ''} (pids {pids}) on "
+            f"{db_path}; Ctrl+C stops them after their current job")
+        supervisor.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if supervisor.gave_up:
+        say("Error: workers kept crashing; gave up (see the messages above)")
+        return 1
+    say("All workers stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a detached supervisor (``worker start --detach``)."""
+    parser = argparse.ArgumentParser(prog="queuectl-supervisor")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--count", type=int, default=1)
+    args = parser.parse_args(argv)
+    return run_foreground(args.db, args.count)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

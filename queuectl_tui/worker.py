@@ -1,0 +1,233 @@
+"""The worker process: claim, run, record; again at once while work remains.
+
+One worker runs one job at a time. Between jobs, and every second while a job
+runs, it does its housekeeping: renew the job's lease and its own heartbeat,
+reload the settings, take back jobs whose worker died, and notice a stop
+request. It sleeps only when the queue has nothing runnable.
+
+Signals: the first SIGTERM/SIGINT lets the running job finish, then the worker
+exits 0; a second one stops the job and puts it back without charging an
+attempt. Started by a supervisor, the worker also stops when the supervisor
+dies, so no orphan keeps running unseen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+
+import peewee
+
+from queuectl_tui import registry
+from queuectl_tui.config import Config
+from queuectl_tui.errors import StoreError
+from queuectl_tui.queue import Claimed, JobQueue
+from queuectl_tui.runner import run_command
+from queuectl_tui.timeutil import human_delta, now
+
+MAX_HOUSEKEEPING_INTERVAL = 1.0
+MAX_DB_BACKOFF = 30.0
+_DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, StoreError)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class Worker:
+    """The loop of one worker process. ``run`` returns the process exit status."""
+
+    def __init__(self, queue: JobQueue, owner: str = "cli", parent_pid: int | None = None):
+        self.queue = queue
+        self.owner = owner
+        self.parent_pid = parent_pid
+        self.id = new_worker_id()
+        self.signals = 0
+        self.stopping = False
+        self.jobs_done = 0
+        self.jobs_failed = 0
+        self.config = Config()
+        self.next_housekeeping = 0.0
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signals += 1
+        self.stopping = True
+
+    def run(self) -> int:
+        self._with_db_retry(lambda: registry.register(self.id, self.owner))
+        self.log(f"started (worker id {self.id})")
+        try:
+            while not self.stopping:
+                self._with_db_retry(self.housekeeping_if_due)
+                if self.stopping:
+                    break
+                job = self._with_db_retry(
+                    lambda: self.queue.claim(self.id, self.config.lease_seconds)
+                )
+                if job is not None:
+                    self.execute(job)
+                else:
+                    self.sleep(min(self.config.poll_interval,
+                                   max(self.next_housekeeping - now(), 0.0)))
+        finally:
+            self._with_db_retry(lambda: registry.unregister(self.id), attempts=3)
+        self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
+        return 0
+
+    def sleep(self, seconds: float) -> None:
+        """Idle until the timeout or a signal, whichever comes first."""
+        import select
+
+        readable, _, _ = select.select([self.wake_r], [], [], seconds)
+        if readable:
+            _drain(self.wake_r)
+
+    # --- housekeeping --------------------------------------------------------
+
+    def housekeeping_if_due(self) -> None:
+        if now() >= self.next_housekeeping:
+            self.housekeeping()
+
+    def housekeeping(self) -> None:
+        self.config = self.queue.config()
+        self.next_housekeeping = now() + min(
+            MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3
+        )
+        state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
+        if state is None:  # swept as dead while we were stalled: come back
+            registry.register(self.id, self.owner)
+        elif state == "stopping" and not self.stopping:
+            self.log("stop requested")
+            self.stopping = True
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            if not self.stopping:
+                self.log("supervisor is gone; stopping")
+            self.stopping = True
+        for job_id in self.queue.recover_expired():
+            self.log(f"job {job_id}: its worker stopped responding; taken back")
+
+    # --- one job -------------------------------------------------------------
+
+    def execute(self, job: Claimed) -> None:
+        config = self.config
+        timeout = job.timeout if job.timeout is not None else config.job_timeout
+        self.log(f"job {job.id}: started (attempt {job.attempts}/{max(job.max_retries, 1)})")
+
+        def check() -> str | None:
+            if self.signals >= 2:
+                return "stopped by a second signal"
+            if now() >= self.next_housekeeping:
+                try:
+                    if not self.queue.renew_lease(job, self.id, self.config.lease_seconds):
+                        return "job was cancelled or taken back"
+                    self.housekeeping()
+                except _DB_ERRORS as exc:
+                    self.log(f"database error while renewing the lease: {exc}")
+            return None
+
+        env = dict(os.environ, QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.attempts))
+        result = run_command(
+            job.command,
+            timeout=timeout or None,
+            output_limit=config.output_limit,
+            check=check,
+            check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
+            wake_fd=self.wake_r,
+            env=env,
+        )
+        took = human_delta(result.duration)
+        if result.aborted:
+            if self.signals >= 2:
+                put_back = self._with_db_retry(lambda: self.queue.release(job, self.id))
+                self.log(f"job {job.id}: stopped and put back" if put_back
+                         else f"job {job.id}: stopped")
+            else:
+                self.log(f"job {job.id}: stopped ({result.aborted})")
+            return
+        if result.error is None:
+            self._with_db_retry(
+                lambda: self.queue.complete(job, self.id, result.exit_code, result.output)
+            )
+            self.jobs_done += 1
+            self.log(f"job {job.id}: completed in {took}")
+        else:
+            state = self._with_db_retry(
+                lambda: self.queue.fail(
+                    job, self.id, result.exit_code, result.error, result.output, self.config
+                )
+            )
+            self.jobs_failed += 1
+            what = "moved to the DLQ" if state == "dead" else "will retry"
+            self.log(f"job {job.id}: failed in {took} ({result.error}); {what}")
+
+    # --- plumbing ------------------------------------------------------------
+
+    def _with_db_retry(self, operation, attempts: int | None = None):
+        """Run a database operation, backing off while the database is unavailable
+        (locked beyond the busy timeout, file gone) instead of dying or spinning."""
+        delay = 0.1
+        tries = 0
+        while True:
+            try:
+                return operation()
+            except _DB_ERRORS as exc:
+                tries += 1
+                if attempts is not None and tries >= attempts:
+                    self.log(f"database error, giving up: {exc}")
+                    return None
+                self.log(f"database error: {exc}; retrying in {human_delta(delay)}")
+                self.sleep(delay)
+                if self.signals >= 2:
+                    return None
+                delay = min(delay * 2, MAX_DB_BACKOFF)
+
+    def log(self, message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        try:
+            print(f"{stamp} worker {os.getpid()}: {message}", file=sys.stderr, flush=True)
+        except (BrokenPipeError, OSError):
+            pass
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a worker process started by the supervisor."""
+    parser = argparse.ArgumentParser(prog="queuectl-worker")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--owner", default="cli")
+    parser.add_argument("--parent-pid", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        queue = JobQueue.open(args.db)
+    except StoreError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    worker = Worker(queue, owner=args.owner, parent_pid=args.parent_pid)
+    worker.install_signal_handlers()
+    return worker.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
