@@ -99,9 +99,11 @@ class Setting(BaseModel):
 
 MODELS = (Job, Attempt, Worker, Setting)
 
-# The claim's ORDER BY must match this index exactly, and the query must spell
+# The claim's ORDER BY must match job_runnable exactly, and the query must spell
 # the same literal IN list: SQLite only uses a partial index when the query's
 # WHERE implies the index's WHERE textually, and a bound parameter does not.
+# The hot queries also name their index (INDEXED BY): without statistics the
+# planner prefers job_state_created and sorts in a temporary B-tree.
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS job_runnable ON job (priority DESC, run_at, created_at)"
     " WHERE state IN ('pending', 'failed')",
@@ -210,7 +212,8 @@ def bound_database() -> SqliteDatabase:
 CLAIM_SQL = (
     "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = ?1,"
     " started_at = ?2, updated_at = ?2, finished_at = NULL, lease_expires_at = ?3"
-    " WHERE id = (SELECT id FROM job WHERE state IN ('pending', 'failed') AND run_at <= ?2"
+    " WHERE id = (SELECT id FROM job INDEXED BY job_runnable"
+    " WHERE state IN ('pending', 'failed') AND run_at <= ?2"
     " ORDER BY priority DESC, run_at, created_at LIMIT 1)"
     " RETURNING id, command, attempts, max_retries, timeout"
 )
@@ -243,12 +246,13 @@ ATTEMPT_SQL = (
 )
 
 EXPIRED_SQL = (
-    "SELECT id, attempts, max_retries, worker_id, started_at FROM job"
+    "SELECT id, attempts, max_retries, worker_id, started_at FROM job INDEXED BY job_lease"
     " WHERE state = 'processing' AND lease_expires_at < ?"
 )
 
 ANY_EXPIRED_SQL = (
-    "SELECT 1 FROM job WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
+    "SELECT 1 FROM job INDEXED BY job_lease"
+    " WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
 )
 
 BULK_INSERT_SQL = (

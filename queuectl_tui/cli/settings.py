@@ -30,7 +30,7 @@ def get(app: AppContext, key: str | None, as_json: bool) -> None:
             click.echo(f"{name} = {format_value(value)}")
 
 
-@config.command("set")
+@config.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @pass_app

@@ -1,0 +1,155 @@
+"""Shared fixtures: a temporary database, the real `queuectl` command, real workers.
+
+Every test that starts processes cleans up after itself: supervisors are
+stopped (then killed), and any worker still registered in the test's
+database is killed by pid, so nothing outlives the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from queuectl_tui.queue import JobQueue
+
+FAST_CONFIG = {"poll_interval": "0.05", "backoff_base": "1", "backoff_max": "1"}
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
+             message: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Cli:
+    """Runs the installed `queuectl` console script against one database."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.env = dict(os.environ, QUEUECTL_DB=str(db))
+        self.env.pop("QUEUECTL_DEBUG", None)
+        self.procs: list[subprocess.Popen] = []
+
+    def __call__(self, *args: str, input: str | bytes | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "queuectl_tui", *args],
+            input=input.encode() if isinstance(input, str) else input,
+            capture_output=True,
+            env=self.env,
+            timeout=60,
+        )
+        result.out = result.stdout.decode("utf-8", errors="replace")
+        result.err = result.stderr.decode("utf-8", errors="replace")
+        if check and result.returncode != 0:
+            pytest.fail(f"queuectl {' '.join(args)} exited {result.returncode}: {result.err}")
+        return result
+
+    def json(self, *args: str):
+        return json.loads(self(*args).out)
+
+    def job(self, job_id: str) -> dict:
+        return self.json("show", job_id, "--json")
+
+    def state(self, job_id: str) -> str:
+        return self.job(job_id)["state"]
+
+    def start_workers(self, count: int = 1, *extra: str) -> subprocess.Popen:
+        """`queuectl worker start --count N` in the foreground, as a child of the test."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "queuectl_tui", "worker", "start", "--count", str(count),
+             *extra],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.procs.append(proc)
+        wait_for(lambda: len(self.live_workers()) >= count or proc.poll() is not None,
+                 message=f"{count} workers to register")
+        assert proc.poll() is None, proc.stderr.read().decode()
+        return proc
+
+    def live_workers(self) -> list[dict]:
+        return self.json("worker", "list", "--json")
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+        kill_registered_workers(self.db)
+
+
+def kill_registered_workers(db: Path) -> None:
+    """Kill any worker process still registered in ``db`` (a test's last line of defence)."""
+    if not db.exists():
+        return
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            pids = [row[0] for row in conn.execute("SELECT pid FROM worker")]
+    except sqlite3.Error:
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "queue.db"
+
+
+@pytest.fixture
+def cli(db_path: Path):
+    runner = Cli(db_path)
+    yield runner
+    runner.cleanup()
+
+
+@pytest.fixture
+def fast_cli(cli: Cli, db_path: Path) -> Cli:
+    """The CLI on a database set up for quick tests: fast polling, 1 s backoff."""
+    queue = JobQueue.open(db_path)
+    for key, value in FAST_CONFIG.items():
+        queue.set_config(key, value)
+    queue.close()
+    return cli
+
+
+@pytest.fixture
+def queue(db_path: Path):
+    q = JobQueue.open(db_path)
+    yield q
+    q.close()
+
+
+def db_snapshot(db: Path) -> list:
+    """Every row of every table: compare before and after a refused command."""
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return [(t, sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"')))) for t in tables]
