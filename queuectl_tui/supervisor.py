@@ -88,9 +88,13 @@ class Supervisor:
             if code is None:
                 continue
             self.procs.remove(proc)
-            self.retiring.discard(proc.pid)
             exited.append((proc.pid, code))
-            if code != 0 and not self.stopping:
+            if proc.pid in self.retiring:
+                self.retiring.discard(proc.pid)
+            elif code == 0:
+                # Asked to stop from elsewhere (`worker stop`): not to be replaced.
+                self.wanted = max(self.wanted - 1, 0)
+            elif not self.stopping:
                 self._crashes.append(now())
         while self._crashes and self._crashes[0] < now() - RESTART_WINDOW:
             self._crashes.popleft()
