@@ -17,15 +17,18 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import peewee
 
 from queuectl_tui import store
 from queuectl_tui.config import SETTINGS, Config, normalize_key
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound
-from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.store import Attempt, Job, Setting
 from queuectl_tui.timeutil import now
+
+if TYPE_CHECKING:
+    from queuectl_tui.jobspec import JobSpec
 
 _IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's limit
 

@@ -5,6 +5,11 @@ the supervisor, which forwards exactly one SIGTERM per signal it receives:
 the first lets every worker finish its job, a second stops the jobs and puts
 them back. A worker that crashes (not one that was asked to stop) is replaced,
 within a restart budget so a worker that cannot start does not loop forever.
+
+The supervisor is the "child subreaper" of its workers (Linux): when a worker
+is killed outright, its job's processes are re-parented to the supervisor,
+which kills them at once. So a job whose worker died never keeps running
+beside the retry that the expired lease will start.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Supervisor:
         self.procs: list[subprocess.Popen] = []
         self.retiring: set[int] = set()
         self._crashes: deque[float] = deque()
+        self.subreaper = _become_subreaper()
 
     def _spawn(self) -> subprocess.Popen:
         command = [
@@ -96,6 +102,8 @@ class Supervisor:
                 self.wanted = max(self.wanted - 1, 0)
             elif not self.stopping:
                 self._crashes.append(now())
+        if self.subreaper:
+            self.kill_orphans()
         while self._crashes and self._crashes[0] < now() - RESTART_WINDOW:
             self._crashes.popleft()
         if len(self._crashes) > RESTART_BUDGET and not self.gave_up:
@@ -106,6 +114,25 @@ class Supervisor:
             for _ in range(self.wanted - len(active)):
                 self._spawn()
         return exited
+
+    def kill_orphans(self) -> list[int]:
+        """Kill the process groups of children that are not our workers: the jobs
+        of workers that died. Returns their pids."""
+        ours = {p.pid for p in self.procs}
+        killed = []
+        for pid in _children():
+            if pid in ours:
+                continue
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            killed.append(pid)
+        return killed
 
     def alive(self) -> list[subprocess.Popen]:
         return [p for p in self.procs if p.poll() is None]
@@ -121,6 +148,36 @@ class Supervisor:
                 return False
             time.sleep(REAP_INTERVAL)
         return True
+
+
+def _become_subreaper() -> bool:
+    """prctl(PR_SET_CHILD_SUBREAPER): orphans of our workers become our children."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _children() -> list[int]:
+    """Our direct children, from /proc (every thread's list: the TUI has threads)."""
+    pids: set[int] = set()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                pids.update(int(p) for p in handle.read().split())
+        except OSError:
+            continue
+    return sorted(pids)
 
 
 def _send(proc: subprocess.Popen, sig: int) -> None:

@@ -194,6 +194,21 @@ def test_killed_workers_job_is_taken_back_after_its_lease(fast_cli):
     assert fast_cli.json("status", "--json")["jobs"]["processing"] == 0
 
 
+def test_killed_workers_job_processes_die_with_it(fast_cli, tmp_path):
+    """The job of a SIGKILLed worker does not keep running beside its retry."""
+    pidfile = tmp_path / "pids"
+    enqueue(fast_cli, "orphan", f"sleep 60 & echo $! >> {pidfile}; echo $$ >> {pidfile}; wait")
+    fast_cli.start_workers(1)
+    wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2,
+             message="the job to start its processes")
+    (worker,) = fast_cli.live_workers()
+    os.kill(worker["pid"], signal.SIGKILL)
+    pids = [int(p) for p in pidfile.read_text().split()]
+    wait_for(lambda: not any(is_running(p) for p in pids), timeout=5,
+             message="the dead worker's job processes to be killed")
+    fast_cli("cancel", "orphan")
+
+
 def test_dlq_retry_runs_the_job_again_with_attempts_reset(fast_cli, tmp_path):
     flag = tmp_path / "ready"
     enqueue(fast_cli, "flaky", f"test -f {flag}", "--max-retries", "1")

@@ -7,6 +7,7 @@ operation was refused, 2 for bad usage, never a traceback (set
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -39,7 +40,41 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that command runs (Click's documented
+    lazy-loading pattern), so `queuectl status` does not pay for `enqueue`'s imports."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[name].split(":")
+            module = importlib.import_module(module_name)
+            return getattr(module, attribute)
+        return super().get_command(ctx, name)
+
+
+COMMANDS = {
+    "enqueue": "queuectl_tui.cli.jobs:enqueue",
+    "list": "queuectl_tui.cli.jobs:list_jobs",
+    "show": "queuectl_tui.cli.jobs:show",
+    "cancel": "queuectl_tui.cli.jobs:cancel",
+    "purge": "queuectl_tui.cli.jobs:purge",
+    "status": "queuectl_tui.cli.status:status",
+    "worker": "queuectl_tui.cli.workers:worker",
+    "dlq": "queuectl_tui.cli.dlq:dlq",
+    "config": "queuectl_tui.cli.settings:config",
+}
+
+
 @click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -66,19 +101,6 @@ def cli(ctx: click.Context, db: Path | None) -> None:
     ctx.obj = AppContext(db)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-
-
-def _register_commands() -> None:
-    from queuectl_tui.cli import dlq, jobs, settings, workers
-
-    for command in (
-        jobs.enqueue, jobs.list_jobs, jobs.show, jobs.status, jobs.cancel, jobs.purge,
-        workers.worker, dlq.dlq, settings.config,
-    ):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

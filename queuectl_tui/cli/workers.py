@@ -105,11 +105,11 @@ def stop(app: AppContext, wait: bool, timeout: float | None) -> None:
 def list_workers(app: AppContext, as_json: bool) -> None:
     """List live workers (dead ones are dropped)."""
     from queuectl_tui import registry
-    from queuectl_tui.cli.jobs import _worker_dict, print_worker_table
+    from queuectl_tui.cli.status import print_worker_table, worker_dict
 
     workers = registry.live_workers(app.queue.config().lease_seconds)
     if as_json:
-        print_json([_worker_dict(w) for w in workers])
+        print_json([worker_dict(w) for w in workers])
     elif not workers:
         click.echo("No workers are running.")
     else:
