@@ -14,6 +14,7 @@ that lost its lease can never overwrite the newer run's result.
 from __future__ import annotations
 
 import secrets
+import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -213,19 +214,28 @@ class JobQueue:
         stamp = now()
         if self.db.execute_sql(store.ANY_EXPIRED_SQL, (stamp,)).fetchone() is None:
             return []
+        expired = self.db.execute_sql(store.EXPIRED_SQL, (stamp,)).fetchall()
+        # Before the job can run again, stop what may be left of the lost run
+        # on this machine (its worker may have been killed with its supervisor).
+        from queuectl_tui.runner import kill_strays
+
+        host = socket.gethostname()
+        for job_id, attempts, _, worker_id, _ in expired:
+            if worker_id and worker_id.rsplit("-", 2)[0] == host:
+                kill_strays(job_id, attempts)
         config = self.config()
         recovered = []
         with self.db.atomic():
-            for job_id, attempts, max_retries, worker_id, started_at in self.db.execute_sql(
-                store.EXPIRED_SQL, (stamp,)
-            ).fetchall():
+            for job_id, attempts, max_retries, worker_id, started_at in expired:
                 error = f"worker {worker_id} stopped responding (lease expired)"
                 state, retry_at = _after_failure(attempts, max_retries, stamp, config)
-                self.db.execute_sql(
-                    store.FAIL_SQL,
+                cursor = self.db.execute_sql(
+                    store.RECOVER_SQL,
                     (state, retry_at or stamp, stamp, stamp, None, None, error,
-                     job_id, worker_id, attempts),
+                     job_id, worker_id, attempts, stamp),
                 )
+                if cursor.rowcount != 1:
+                    continue  # renewed, or recovered meanwhile by another process
                 self.db.execute_sql(
                     store.ATTEMPT_SQL,
                     (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),

@@ -159,6 +159,43 @@ def run_command(
     return RunResult(exit_code, tail.text(), error, duration, aborted)
 
 
+def job_environment(job_id: str, attempt: int) -> dict[str, str]:
+    """The job's environment: the worker's, plus the markers ``kill_strays`` looks for."""
+    return dict(os.environ, QUEUECTL_JOB_ID=job_id, QUEUECTL_ATTEMPT=str(attempt))
+
+
+def kill_strays(job_id: str, attempt: int) -> list[int]:
+    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``.
+
+    Used when a dead worker's job is taken back: its processes may live on
+    (the worker was SIGKILLed together with its supervisor) and must not run
+    beside the retry. They are found by the markers every job process inherits
+    in its environment, so nothing is written per job to make this possible.
+    """
+    marker = f"QUEUECTL_JOB_ID={job_id}\0".encode()
+    attempt_marker = f"QUEUECTL_ATTEMPT={attempt}\0".encode()
+    killed = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return killed
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = b"\0" + handle.read()
+        except OSError:
+            continue
+        if b"\0" + marker in environ and b"\0" + attempt_marker in environ:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed
+
+
 def _open_pidfd(pid: int) -> int | None:
     try:
         return os.pidfd_open(pid)

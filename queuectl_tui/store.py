@@ -233,6 +233,10 @@ FAIL_SQL = (
     " output = ?, last_error = ?, lease_expires_at = NULL" + _FENCE
 )
 
+# Taking back a job whose lease ran out: fenced like a worker's write, and only
+# if the lease is still expired (a slow worker may have renewed it meanwhile).
+RECOVER_SQL = FAIL_SQL + " AND lease_expires_at < ?"
+
 RELEASE_SQL = (
     "UPDATE job SET state = 'pending', attempts = attempts - 1, worker_id = NULL,"
     " started_at = NULL, lease_expires_at = NULL, updated_at = ?" + _FENCE

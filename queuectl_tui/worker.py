@@ -27,7 +27,7 @@ from queuectl_tui import registry
 from queuectl_tui.config import Config
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
-from queuectl_tui.runner import run_command
+from queuectl_tui.runner import job_environment, run_command
 from queuectl_tui.timeutil import human_delta, now
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
@@ -140,7 +140,7 @@ class Worker:
                     self.log(f"database error while renewing the lease: {exc}")
             return None
 
-        env = dict(os.environ, QUEUECTL_JOB_ID=job.id, QUEUECTL_ATTEMPT=str(job.attempts))
+        env = job_environment(job.id, job.attempts)
         result = run_command(
             job.command,
             timeout=timeout or None,

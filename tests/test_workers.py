@@ -209,6 +209,30 @@ def test_killed_workers_job_processes_die_with_it(fast_cli, tmp_path):
     fast_cli("cancel", "orphan")
 
 
+def test_job_of_a_worker_killed_with_its_supervisor_is_stopped_before_its_retry(
+        fast_cli, tmp_path):
+    """kill -9 of the supervisor and the worker orphans the job to init; whoever
+    takes the job back (here: `status`) kills what is left of that run first."""
+    fast_cli("config", "set", "lease-seconds", "1")
+    pidfile = tmp_path / "pids"
+    enqueue(fast_cli, "stray", f"sleep 60 & echo $! >> {pidfile}; echo $$ >> {pidfile}; wait")
+    supervisor = fast_cli.start_workers(1)
+    wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2,
+             message="the job to start its processes")
+    (worker,) = fast_cli.live_workers()
+    os.kill(supervisor.pid, signal.SIGKILL)
+    os.kill(worker["pid"], signal.SIGKILL)
+    supervisor.wait()
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert all(is_running(p) for p in pids)
+    wait_for(lambda: fast_cli.json("status", "--json")["jobs"]["processing"] == 0, timeout=10,
+             message="the expired lease to be taken back")
+    wait_for(lambda: not any(is_running(p) for p in pids), timeout=5,
+             message="the lost run's processes to be killed")
+    job = fast_cli.job("stray")
+    assert job["attempts"] == 1 and "lease expired" in job["last_error"]
+
+
 def test_dlq_retry_runs_the_job_again_with_attempts_reset(fast_cli, tmp_path):
     flag = tmp_path / "ready"
     enqueue(fast_cli, "flaky", f"test -f {flag}", "--max-retries", "1")

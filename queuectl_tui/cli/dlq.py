@@ -33,7 +33,7 @@ def list_dead(app: AppContext, limit: int | None, as_json: bool) -> None:
         ["ID", "TRIES", "DIED", "COMMAND", "LAST ERROR"],
         [[j.id, str(j.attempts), relative(j.updated_at, stamp), one_line(j.command),
           one_line(j.last_error)] for j in jobs],
-        shrink=(3, 4, 0),
+        shrink=(4, 3, 0),
     )
 
 
