@@ -344,8 +344,10 @@ class JobQueue:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Job]:
-        """Jobs in creation order; with ``limit``, the most recent ``limit`` of them."""
-        query = Job.select()
+        """Jobs in creation order; with ``limit``, the most recent ``limit`` of them.
+        The captured output is not loaded: listings never show it, and it is the
+        bulk of a row."""
+        query = Job.select(*[f for f in Job._meta.sorted_fields if f is not Job.output])
         if state is not None:
             query = query.where(Job.state == state)
         if limit is None:
