@@ -13,7 +13,7 @@ that lost its lease can never overwrite the newer run's result.
 
 from __future__ import annotations
 
-import secrets
+import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -48,7 +48,7 @@ class Claimed:
 
 def new_job_id() -> str:
     """64 random bits: collision-free in practice, short enough for a table column."""
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()
 
 
 class JobQueue:

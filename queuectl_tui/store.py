@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
 
 import peewee
 from peewee import (
@@ -124,16 +123,16 @@ def _migrate_to_1(db: SqliteDatabase) -> None:
 MIGRATIONS = {1: _migrate_to_1}
 
 
-def default_path() -> Path:
+def default_path() -> str:
     """The per-user database: ``$QUEUECTL_DB`` is handled by the CLI, not here."""
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("queuectl", appauthor=False)) / "queuectl.db"
+    return os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False), "queuectl.db")
 
 
-def _create_private_file(path: Path) -> None:
+def _create_private_file(path: str) -> None:
     """Make the file (and missing parents) readable by its owner only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -148,15 +147,15 @@ def open_store(path: str | os.PathLike[str]) -> SqliteDatabase:
     another program, or was written by a newer queuectl; such a file is left
     exactly as it was.
     """
-    path = Path(path).expanduser()
-    if path.is_dir():
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if os.path.isdir(path):
         raise StoreError(f"{path} is a directory, not a database file")
     try:
         _create_private_file(path)
     except OSError as exc:
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
     db = SqliteDatabase(
-        str(path),
+        path,
         pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1)],
         timeout=BUSY_TIMEOUT_SECONDS,
         lock_type="IMMEDIATE",  # every write transaction takes the lock up front
@@ -178,7 +177,7 @@ def open_store(path: str | os.PathLike[str]) -> SqliteDatabase:
     return db
 
 
-def _upgrade(db: SqliteDatabase, path: Path, version: int) -> None:
+def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
     """Create or upgrade the schema; safe when several processes race to do it."""
     if version > SCHEMA_VERSION:
         raise StoreError(

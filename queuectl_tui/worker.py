@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -36,7 +35,7 @@ _DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, StoreError)
 
 
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
 
 
 class Worker:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 
 import click
 import peewee
@@ -22,7 +21,7 @@ from queuectl_tui.errors import QueueError
 class AppContext:
     """Shared by all commands through ``ctx.obj``: opens the store on first use."""
 
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: str):
         self.db_path = db_path
         self._queue = None
 
@@ -80,14 +79,14 @@ COMMANDS = {
 )
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     envvar="QUEUECTL_DB",
     show_envvar=True,
     help="Database file (default: in your user data directory).",
 )
 @click.version_option(__version__, "--version", "-V", prog_name="queuectl")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None) -> None:
+def cli(ctx: click.Context, db: str | None) -> None:
     """queuectl: a background job queue for the terminal.
 
     Enqueue shell commands, run them in worker processes, retry failures with

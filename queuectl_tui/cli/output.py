@@ -7,7 +7,7 @@ output must be plain text anyway. Colour is added only on a terminal.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from collections.abc import Sequence
 
 import click
@@ -91,6 +91,18 @@ def one_line(text: str | None, width: int | None = None) -> str:
     return flat
 
 
+def _terminal_width() -> int:
+    """$COLUMNS, else the terminal's width, else 120 (piped output is not cut short)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(1).columns
+    except OSError:
+        return 120
+
+
 def print_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -102,7 +114,7 @@ def print_table(
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    available = shutil.get_terminal_size((120, 24)).columns
+    available = _terminal_width()
     excess = sum(widths) + 2 * (len(widths) - 1) - available
     for i in shrink:
         if excess <= 0:
