@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 
 import peewee
 from peewee import (
@@ -124,7 +125,17 @@ MIGRATIONS = {1: _migrate_to_1}
 
 
 def default_path() -> str:
-    """The per-user database: ``$QUEUECTL_DB`` is handled by the CLI, not here."""
+    """The per-user database: ``$QUEUECTL_DB`` is handled by the CLI, not here.
+
+    On Linux the XDG rule is applied directly (what platformdirs computes, and
+    a test checks they agree): importing platformdirs costs ~8 ms, a sixth of
+    a `queuectl status`.
+    """
+    if sys.platform == "linux":
+        base = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.expanduser(
+            "~/.local/share"
+        )
+        return os.path.join(base, "queuectl", "queuectl.db")
     import platformdirs
 
     return os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False), "queuectl.db")

@@ -95,3 +95,18 @@ def test_lease_recovery_query_uses_its_partial_index(tmp_path):
     JobQueue.open(path).close()
     text = " | ".join(_plan(path, store.EXPIRED_SQL, (0.0,)))
     assert "job_lease" in text, text
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-data"])
+def test_default_path_is_the_platformdirs_user_data_dir(monkeypatch, xdg):
+    import os
+
+    import platformdirs
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    expected = os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False),
+                            "queuectl.db")
+    assert store.default_path() == expected
