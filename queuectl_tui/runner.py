@@ -118,7 +118,7 @@ def run_command(
                     if not _drain(out_fd, tail):
                         selector.unregister(out_fd)
                 elif key.data == "wake":
-                    _drain_wake(wake_fd)
+                    drain_wake(wake_fd)
                     woken = True
             moment = now()
             if kill_at is None:
@@ -228,7 +228,8 @@ def _drain(fd: int, tail: _Tail) -> bool:
             tail.add(data)
 
 
-def _drain_wake(fd: int) -> None:
+def drain_wake(fd: int) -> None:
+    """Empty a non-blocking wake-up pipe (signal.set_wakeup_fd writes one byte per signal)."""
     try:
         while os.read(fd, 512):
             pass

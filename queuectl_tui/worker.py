@@ -26,7 +26,7 @@ from queuectl_tui import registry
 from queuectl_tui.config import Config
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
-from queuectl_tui.runner import job_environment, run_command
+from queuectl_tui.runner import drain_wake, job_environment, run_command
 from queuectl_tui.timeutil import human_delta, now
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
@@ -94,7 +94,7 @@ class Worker:
 
         readable, _, _ = select.select([self.wake_r], [], [], seconds)
         if readable:
-            _drain(self.wake_r)
+            drain_wake(self.wake_r)
 
     # --- housekeeping --------------------------------------------------------
 
@@ -201,14 +201,6 @@ class Worker:
             print(f"{stamp} worker {os.getpid()}: {message}", file=sys.stderr, flush=True)
         except (BrokenPipeError, OSError):
             pass
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except (BlockingIOError, OSError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

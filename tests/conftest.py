@@ -103,19 +103,48 @@ class Cli:
 
 
 def kill_registered_workers(db: Path) -> None:
-    """Kill any worker process still registered in ``db`` (a test's last line of defence)."""
+    """Stop every worker still registered in ``db`` (a test's last line of defence):
+    ask through the database, as `worker stop` does, then kill what is left,
+    detached supervisors included, so nothing is restarted behind our back."""
     if not db.exists():
+        return
+
+    def registered() -> list[int]:
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                return [row[0] for row in conn.execute("SELECT pid FROM worker")]
+        except sqlite3.Error:
+            return []
+
+    pids = registered()
+    if not pids:
         return
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            pids = [row[0] for row in conn.execute("SELECT pid FROM worker")]
+            conn.execute("UPDATE worker SET state = 'stopping'")
     except sqlite3.Error:
-        return
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        pass
+    deadline = time.monotonic() + 5
+    while registered() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in registered():
+        parent = _parent_supervisor(pid)
+        for victim in (parent, pid):
+            if victim is None:
+                continue
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _parent_supervisor(pid: int) -> int | None:
+    try:
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        cmdline = Path(f"/proc/{ppid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    return ppid if b"queuectl_tui.supervisor" in cmdline else None
 
 
 @pytest.fixture
