@@ -68,6 +68,8 @@ SETTINGS: dict[str, Setting] = {
                 "and its job is run again."),
         Setting("output_limit", int, 65536, 0, 64 * 1024 * 1024,
                 "Bytes of combined stdout+stderr kept per job (the tail)."),
+        Setting("tui_workers", int, 2, 0, 64,
+                "Worker processes the TUI starts and embeds when it opens (0 = monitor only)."),
     )
 }
 
@@ -99,6 +101,7 @@ class Config:
     job_timeout: float = 0.0
     lease_seconds: float = 15.0
     output_limit: int = 65536
+    tui_workers: int = 2
 
     @classmethod
     def from_stored(cls, stored: dict[str, str]) -> Config:

@@ -344,23 +344,55 @@ class JobQueue:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Job]:
-        """Jobs in creation order; with ``limit``, the most recent ``limit`` of them.
-        The captured output is not loaded: listings never show it, and it is the
-        bulk of a row."""
-        query = Job.select(*[f for f in Job._meta.sorted_fields if f is not Job.output])
-        if state is not None:
-            query = query.where(Job.state == state)
+        """Jobs in creation order; with ``limit``, the most recent ``limit`` of them."""
+        query = self._matching(state, None)
         if limit is None:
             return list(query.order_by(Job.created_at.desc() if newest_first
                                        else Job.created_at))
         latest = list(query.order_by(Job.created_at.desc()).limit(limit))
         return latest if newest_first else latest[::-1]
 
-    def count(self, state: str | None = None) -> int:
-        query = Job.select()
+    def page(
+        self,
+        state: str | None = None,
+        search: str | None = None,
+        sort: str = "created",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> list[Job]:
+        """One window of a filtered, sorted listing: what a screen can show,
+        never the whole table."""
+        column = SORT_COLUMNS[sort]
+        order = [column.desc() if descending else column.asc()]
+        if column is not Job.created_at:
+            order.append(Job.created_at.desc())
+        return list(self._matching(state, search).order_by(*order).offset(offset).limit(limit))
+
+    def count(self, state: str | None = None, search: str | None = None) -> int:
+        return self._matching(state, search).count()
+
+    def _matching(self, state: str | None, search: str | None):
+        """Jobs in ``state`` whose id or command contains ``search``. The captured
+        output is not loaded: listings never show it, and it is the bulk of a row."""
+        query = Job.select(*[f for f in Job._meta.sorted_fields if f is not Job.output])
         if state is not None:
             query = query.where(Job.state == state)
-        return query.count()
+        if search:
+            query = query.where(Job.id.contains(search) | Job.command.contains(search))
+        return query
+
+
+# Columns a listing may be sorted by (the TUI's column headers).
+SORT_COLUMNS = {
+    "created": Job.created_at,
+    "updated": Job.updated_at,
+    "priority": Job.priority,
+    "state": Job.state,
+    "attempts": Job.attempts,
+    "id": Job.id,
+    "run_at": Job.run_at,
+}
 
 
 def _after_failure(

@@ -11,6 +11,7 @@ processes after it has finished.
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from queuectl_tui.timeutil import human_delta, now
 
 KILL_GRACE_SECONDS = 2.0
+_SHELL_COMPLAINT = re.compile(r"(?:^|: )([^:]+): (?:not found|Permission denied)$")
 _READ_SIZE = 65536
 
 
@@ -255,7 +257,12 @@ def _describe_failure(code: int, tail: _Tail) -> str:
         if line.strip():
             last_line = line.strip()[:300]
             break
-    reason = "command not found" if code == 127 else f"exit code {code}"
-    if code == 126:
-        reason = "command not executable"
+    if code in (126, 127):
+        # dash/bash say "sh: 1: NAME: not found" (or "Permission denied"): name the program.
+        match = _SHELL_COMPLAINT.search(last_line)
+        reason = "command not found" if code == 127 else "command not executable"
+        if match:
+            return f"{reason}: {match.group(1)}"
+        return f"{reason}: {last_line}" if last_line else reason
+    reason = f"exit code {code}"
     return f"{reason}: {last_line}" if last_line else reason

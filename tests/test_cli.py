@@ -156,7 +156,7 @@ def test_config_get_and_set_with_dashes_and_underscores(cli):
     lines = cli("config", "get").out.splitlines()
     assert lines == [
         "max_retries = 5", "backoff_base = 3", "backoff_max = 3600", "poll_interval = 0.5",
-        "job_timeout = 0", "lease_seconds = 15", "output_limit = 65536",
+        "job_timeout = 0", "lease_seconds = 15", "output_limit = 65536", "tui_workers = 2",
     ]
     assert cli("config", "get").out == cli("config", "get").out
 

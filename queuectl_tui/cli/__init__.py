@@ -68,6 +68,8 @@ COMMANDS = {
     "worker": "queuectl_tui.cli.workers:worker",
     "dlq": "queuectl_tui.cli.dlq:dlq",
     "config": "queuectl_tui.cli.settings:config",
+    "tui": "queuectl_tui.cli.tui:tui",
+    "demo": "queuectl_tui.cli.tui:demo",
 }
 
 
@@ -99,7 +101,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
         db = default_path()
     ctx.obj = AppContext(db)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from queuectl_tui.cli.tui import tui
+
+        ctx.invoke(tui)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,155 @@
+"""One job: every field, the attempt timeline, last error and output; live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from queuectl_tui.errors import NotFound
+from queuectl_tui.timeutil import human_delta, relative, to_local
+from queuectl_tui.tui.widgets.format import state_cell
+
+REFRESH_SECONDS = 1.0
+
+
+@dataclass
+class Detail:
+    job: object | None
+    attempts: list
+
+
+class JobDetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", id="detail.back"),
+        Binding("r", "retry", "Retry", id="detail.retry", tooltip="Retry this dead job"),
+        Binding("c", "cancel_job", "Cancel", id="detail.cancel", tooltip="Cancel this job"),
+        Binding("x", "delete", "Delete", id="detail.delete", tooltip="Delete this job"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, detail: Detail):
+            super().__init__()
+            self.detail = detail
+
+    def __init__(self, job_id: str):
+        super().__init__()
+        self.job_id = job_id
+        self.state: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(id="detail-fields")
+            yield Static("[b]Attempts[/b]", classes="section")
+            yield DataTable(id="detail-attempts", cursor_type="row", zebra_stripes=True)
+            yield Static("[b]Last error[/b]", classes="section")
+            yield Static(id="detail-error")
+            yield Static("[b]Output[/b]", classes="section")
+            yield Static(id="detail-output")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#detail-attempts", DataTable)
+        table.add_columns("#", "Started", "Took", "Exit", "Result", "Backoff")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load(self) -> None:
+        queue = self.app.queue
+        try:
+            detail = Detail(queue.get(self.job_id), queue.attempts(self.job_id))
+        except NotFound:
+            detail = Detail(None, [])
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(detail))
+
+    def on_job_detail_screen_loaded(self, message: Loaded) -> None:
+        self.set_timer(REFRESH_SECONDS, self.load)
+        job = message.detail.job
+        if job is None:
+            self.query_one("#detail-fields", Static).update(
+                f"[b red]Job {escape(self.job_id)} no longer exists.[/b red]")
+            return
+        self.state = job.state
+        now = self.app.clock()
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        state = state_cell(job.state)
+        if job.state == "failed":
+            state.append(f"  (retries {relative(job.run_at, now)})", style="dim")
+        elif job.state == "pending" and job.run_at > now:
+            state.append(f"  (scheduled, {relative(job.run_at, now)})", style="dim")
+        timeout = ("config default" if job.timeout is None
+                   else "none" if job.timeout == 0 else human_delta(job.timeout))
+        for name, value in (
+            ("Job", Text(job.id, style="bold")),
+            ("Command", Text(job.command)),
+            ("State", state),
+            ("Priority", str(job.priority)),
+            ("Attempts", f"{job.attempts} of {max(job.max_retries, 1)}"),
+            ("Timeout", timeout),
+            ("Run at", to_local(job.run_at)),
+            ("Created", f"{to_local(job.created_at)}  ({relative(job.created_at, now)})"),
+            ("Updated", f"{to_local(job.updated_at)}  ({relative(job.updated_at, now)})"),
+            ("Worker", job.worker_id or "-"),
+            ("Exit code", "-" if job.exit_code is None else str(job.exit_code)),
+        ):
+            grid.add_row(name, value)
+        self.query_one("#detail-fields", Static).update(grid)
+        table = self.query_one("#detail-attempts", DataTable)
+        rows = [
+            (str(a.number), to_local(a.started_at),
+             human_delta(a.finished_at - a.started_at) if a.started_at else "-",
+             "-" if a.exit_code is None else str(a.exit_code),
+             Text(a.error or "ok", style="red" if a.error else "green"),
+             f"retry after {human_delta(a.retry_at - a.finished_at)}" if a.retry_at else "")
+            for a in message.detail.attempts
+        ]
+        if table.row_count != len(rows):
+            table.clear()
+            table.add_rows(rows)
+        self.query_one("#detail-error", Static).update(
+            Text(job.last_error or "-", style="red" if job.last_error else "dim"))
+        output = job.output or ""
+        self.query_one("#detail-output", Static).update(
+            Text(output.rstrip("\n")) if output else Text("No output captured.", style="dim"))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_retry(self) -> None:
+        if self.state != "dead":
+            self.app.notify("Only dead jobs can be retried", severity="warning")
+            return
+        job_id = self.job_id
+        self.app.run_domain(lambda q: q.retry_dead([job_id]), f"Retrying {job_id}",
+                            then=self.load)
+
+    def action_cancel_job(self) -> None:
+        job_id = self.job_id
+        self.app.run_domain(lambda q: q.cancel([job_id]), f"Cancelled {job_id}",
+                            then=self.load)
+
+    def action_delete(self) -> None:
+        from queuectl_tui.tui.screens.confirm import ConfirmScreen
+
+        job_id = self.job_id
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.run_domain(lambda q: q.delete([job_id]), f"Deleted {job_id}",
+                                    then=self.app.pop_screen)
+
+        self.app.push_screen(ConfirmScreen(f"Delete job {job_id} and its history?", "Delete"),
+                             confirmed)

@@ -1,0 +1,82 @@
+"""A DataTable that takes a fresh list of rows every second without flicker.
+
+Rows are keyed by the database id. ``sync`` removes rows that vanished,
+updates only the cells that changed, adds new rows and restores the order,
+all in one batch; the cursor stays on the same job, not the same line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+Cell = str | Text
+
+
+class LiveTable(DataTable):
+    """DataTable with keyed, in-place updates."""
+
+    DEFAULT_CSS = """
+    LiveTable { height: 1fr; }
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._column_spec = columns
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self._order or self.cursor_row < 0 or self.cursor_row >= self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
+        return row_key.value
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._order)
+
+    def sync(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
+        """Make the table show ``rows`` (key, cells) in this order."""
+        selected = self.selected_key
+        new_order = [key for key, _ in rows]
+        new_cells = {key: tuple(cells) for key, cells in rows}
+        column_keys = [key for key, _ in self._column_spec]
+        with self.app.batch_update():
+            for key in [k for k in self._order if k not in new_cells]:
+                self.remove_row(key)
+                del self._cells[key]
+            for key, cells in new_cells.items():
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                elif old != cells:
+                    for column, before, after in zip(column_keys, old, cells, strict=True):
+                        if before != after:
+                            self.update_cell(key, column, after)
+                self._cells[key] = cells
+            current = [k for k in self._row_order()]
+            if current != new_order:
+                position = {key: index for index, key in enumerate(new_order)}
+                self.sort("id", key=lambda cell: position[_plain(cell)])
+            self._order = new_order
+            if selected in new_cells:
+                self.move_cursor(row=position_of(new_order, selected), scroll=False)
+
+    def _row_order(self) -> list[str]:
+        return [self.coordinate_to_cell_key((i, 0))[0].value for i in range(self.row_count)]
+
+
+def position_of(order: list[str], key: str) -> int:
+    return order.index(key)
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
