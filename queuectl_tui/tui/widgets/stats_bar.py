@@ -43,7 +43,7 @@ class StatsBar(Horizontal):
         workers.append("workers ", style="dim")
         workers.append(f"{len(snapshot.workers)}", style="bold")
         if snapshot.workers:
-            workers.append(f" ({embedded} here)", style="dim")
+            workers.append(f"  ({embedded} here)", style="dim")
         self.query_one("#workers-count", Static).update(workers)
         finished = counts["completed"] + counts["dead"]
         if self._last_finished is not None:
