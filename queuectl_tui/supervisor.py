@@ -1,9 +1,10 @@
 """Starts, scales and stops worker processes; shared by ``worker start`` and the TUI.
 
 Each worker runs in its own session, so a Ctrl+C in the terminal reaches only
-the supervisor, which forwards exactly one SIGTERM per signal it receives:
-the first lets every worker finish its job, a second stops the jobs and puts
-them back. A worker that crashes (not one that was asked to stop) is replaced,
+the supervisor, which passes it on once: the first stop sends SIGTERM (finish
+the job, then exit), a second sends SIGUSR1 (stop the job now and put it back).
+Two different signals, because two quick SIGTERMs would merge into one.
+A worker that crashes (not one that was asked to stop) is replaced,
 within a restart budget so a worker that cannot start does not loop forever.
 
 The supervisor is the "child subreaper" of its workers (Linux): when a worker
@@ -42,6 +43,7 @@ class Supervisor:
         self.gave_up = False
         self.procs: list[subprocess.Popen] = []
         self.retiring: set[int] = set()
+        self.signalled: set[int] = set()  # pids already sent the graceful SIGTERM
         self._crashes: deque[float] = deque()
         self.subreaper = _become_subreaper()
 
@@ -69,14 +71,29 @@ class Supervisor:
             self._spawn()
         for proc in reversed(active[self.wanted:]):
             self.retiring.add(proc.pid)
+            self._graceful(proc)
+
+    def _graceful(self, proc: subprocess.Popen) -> None:
+        if proc.pid not in self.signalled:
+            self.signalled.add(proc.pid)
             _send(proc, signal.SIGTERM)
 
     def stop(self) -> None:
         """Graceful on the first call; called again, the workers stop their jobs."""
+        if self.stopping:
+            self.stop_now()
+            return
         self.stopping = True
         self.wanted = 0
         for proc in self.procs:
-            _send(proc, signal.SIGTERM)
+            self._graceful(proc)
+
+    def stop_now(self) -> None:
+        """Stop the running jobs at once and put them back (no attempt is charged)."""
+        self.stopping = True
+        self.wanted = 0
+        for proc in self.procs:
+            _send(proc, signal.SIGUSR1)
 
     def kill(self) -> None:
         """Last resort (tests, a hung shutdown): SIGKILL every worker."""
@@ -94,6 +111,7 @@ class Supervisor:
             if code is None:
                 continue
             self.procs.remove(proc)
+            self.signalled.discard(proc.pid)
             exited.append((proc.pid, code))
             if proc.pid in self.retiring:
                 self.retiring.discard(proc.pid)

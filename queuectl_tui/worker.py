@@ -6,9 +6,9 @@ reload the settings, take back jobs whose worker died, and notice a stop
 request. It sleeps only when the queue has nothing runnable.
 
 Signals: the first SIGTERM/SIGINT lets the running job finish, then the worker
-exits 0; a second one stops the job and puts it back without charging an
-attempt. Started by a supervisor, the worker also stops when the supervisor
-dies, so no orphan keeps running unseen.
+exits 0; a second one (or SIGUSR1, which the supervisor uses) stops the job and
+puts it back without charging an attempt. Started by a supervisor, the worker
+also stops when the supervisor dies, so no orphan keeps running unseen.
 """
 
 from __future__ import annotations
@@ -62,9 +62,15 @@ class Worker:
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._on_stop_now)
 
     def _on_signal(self, signum, frame) -> None:
         self.signals += 1
+        self.stopping = True
+
+    def _on_stop_now(self, signum, frame) -> None:
+        """The supervisor's second stop: as if a second SIGTERM had arrived."""
+        self.signals = max(self.signals + 1, 2)
         self.stopping = True
 
     def run(self) -> int:

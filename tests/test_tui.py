@@ -336,3 +336,30 @@ def test_help_screen_lists_the_keys(db_path):
             assert type(app.screen).__name__ != "HelpScreen"
 
     run(scenario())
+
+
+def test_quitting_with_a_running_job_offers_to_stop_it_and_puts_it_back(db_path):
+    queue = JobQueue.open(db_path)
+    queue.set_config("poll_interval", "0.05")
+    queue.enqueue([JobSpec(command="sleep 30", id="long")])
+    queue.close()
+
+    async def scenario():
+        app = make_app(str(db_path), workers=1)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.busy_embedded_workers() == 1, timeout=15,
+                        message="the embedded worker to run the job")
+            pids = [p.pid for p in app.supervisor.procs]
+            await pilot.press("q")
+            await until(pilot, lambda: type(app.screen).__name__ == "QuitScreen",
+                        message="the quit question")
+            assert "1 job is running" in str(app.screen.query_one(".dialog-title").render())
+            await pilot.press("s")
+            await until(pilot, lambda: not app.is_running, timeout=15, message="the app to exit")
+            return pids
+
+    pids = run(scenario())
+    queue = JobQueue.open(db_path)
+    job = queue.get("long")
+    assert (job.state, job.attempts) == ("pending", 0)
+    assert not any(_alive(pid) for pid in pids)

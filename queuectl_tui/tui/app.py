@@ -297,9 +297,10 @@ class QueuectlApp(App):
             self._leave_workers = True
             self.exit()
             return
-        self.supervisor.stop()
         if choice == "stop":
-            self.supervisor.stop()  # the second signal: jobs are stopped and put back
+            self.supervisor.stop_now()  # jobs are stopped and put back, uncharged
+        else:
+            self.supervisor.stop()
         if not self.supervisor.alive():
             self.exit()
             return

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Label, Static
 
 
 class QuitScreen(ModalScreen[str]):
@@ -27,9 +27,10 @@ class QuitScreen(ModalScreen[str]):
         jobs = "1 job is" if self.running == 1 else f"{self.running} jobs are"
         with Vertical(classes="dialog"):
             yield Label(f"{jobs} running in this app's workers.", classes="dialog-title")
-            yield Label("Wait: quit once they finish.  Leave: quit now; the workers finish "
+            yield Static("Wait: quit once they finish.  Leave: quit now; the workers finish "
                         "their jobs in the background, then exit.  Stop now: stop the jobs "
-                        "and put them back in the queue (no attempt is charged).")
+                        "and put them back in the queue (no attempt is charged).",
+                         classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Wait (w)", variant="primary", id="wait")
                 yield Button("Leave (l)", id="leave")

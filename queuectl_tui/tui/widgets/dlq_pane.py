@@ -56,7 +56,8 @@ class DlqPane(Vertical):
         self.marked &= present
         id_width = max((len(row.id) for row in snapshot.rows), default=8)
         fixed = 1 + id_width + 5 + 12 + 2 * len(DLQ_COLUMNS) + 2
-        command_width, error_width = flexible_widths(self.size.width, fixed, share=0.45)
+        command_width, error_width = flexible_widths(
+            self.size.width or self.app.size.width, fixed, share=0.45)
         self.table.sync([
             (row.id, (MARK if row.id in self.marked else " ", row.id, str(row.attempts),
                       relative(row.updated_at, now), one_line(row.command, command_width),

@@ -54,7 +54,8 @@ class JobsPane(Vertical):
         id_width = max((len(row.id) for row in snapshot.rows), default=8)
         # id + state, pri, tries, run at, updated + two spaces of padding per column
         fixed = id_width + 10 + 3 + 5 + 10 + 9 + 2 * len(JOB_COLUMNS) + 2
-        command_width, error_width = flexible_widths(self.size.width, fixed)
+        command_width, error_width = flexible_widths(
+            self.size.width or self.app.size.width, fixed)
         self.table.sync([(row.id, job_cells(row, now, command_width, error_width))
                          for row in snapshot.rows])
         label = view.state or "all"

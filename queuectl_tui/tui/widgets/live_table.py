@@ -60,7 +60,7 @@ class LiveTable(DataTable):
                 elif old != cells:
                     for column, before, after in zip(column_keys, old, cells, strict=True):
                         if before != after:
-                            self.update_cell(key, column, after)
+                            self.update_cell(key, column, after, update_width=True)
                 self._cells[key] = cells
             current = [k for k in self._row_order()]
             if current != new_order:

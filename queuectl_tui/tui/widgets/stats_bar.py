@@ -14,6 +14,9 @@ from queuectl_tui.tui.data import Snapshot
 from queuectl_tui.tui.widgets.format import STATE_STYLES
 
 HISTORY = 60
+# Labels for narrow terminals (80-130 columns), so every count still fits.
+SHORT_NAMES = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail",
+               "dead": "dead", "cancelled": "canc"}
 
 
 class StatsBar(Horizontal):
@@ -34,8 +37,9 @@ class StatsBar(Horizontal):
     def apply(self, snapshot: Snapshot, embedded: int) -> None:
         counts = snapshot.counts
         text = Text()
+        short = self.size.width < 130
         for state in STATES:
-            text.append(f"{state} ", style="dim")
+            text.append(f"{SHORT_NAMES[state] if short else state} ", style="dim")
             text.append(f"{counts[state]:,}", style=STATE_STYLES[state])
             text.append("  ")
         self.query_one("#counts", Static).update(text)
