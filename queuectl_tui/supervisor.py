@@ -134,12 +134,13 @@ class Supervisor:
         return exited
 
     def kill_orphans(self) -> list[int]:
-        """Kill the process groups of children that are not our workers: the jobs
-        of workers that died. Returns their pids."""
+        """Kill the process groups of job processes that became our children: the
+        jobs of workers that died. Other children of this process (the TUI's, a
+        test runner's) are left alone. Returns the pids killed."""
         ours = {p.pid for p in self.procs}
         killed = []
         for pid in _children():
-            if pid in ours:
+            if pid in ours or not _is_job_process(pid):
                 continue
             try:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
@@ -196,6 +197,15 @@ def _children() -> list[int]:
         except OSError:
             continue
     return sorted(pids)
+
+
+def _is_job_process(pid: int) -> bool:
+    """Job processes carry the marker the worker puts in their environment."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return b"QUEUECTL_JOB_ID=" in handle.read()
+    except OSError:
+        return False
 
 
 def _send(proc: subprocess.Popen, sig: int) -> None:
