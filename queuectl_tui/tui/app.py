@@ -47,6 +47,8 @@ class QueuectlApp(App):
 
     CSS_PATH = "queuectl.tcss"
     TITLE = "queuectl"
+    # The screen gets -narrow / -normal / -wide as the terminal is resized (see the .tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (140, "-wide")]
     BINDINGS = [
         Binding("1", "show_pane('jobs')", "Jobs", id="pane.jobs", tooltip="All jobs"),
         Binding("2", "show_pane('dlq')", "DLQ", id="pane.dlq", tooltip="Dead letter queue"),
