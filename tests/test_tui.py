@@ -363,3 +363,41 @@ def test_quitting_with_a_running_job_offers_to_stop_it_and_puts_it_back(db_path)
     job = queue.get("long")
     assert (job.state, job.attempts) == ("pending", 0)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded):
+    """Another process holds the write lock while the app needs to write (it has an
+    expired lease to take back): the app says so and stays responsive."""
+    import sqlite3
+
+    async def scenario():
+        app = make_app(str(seeded), workers=0)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: len(table_keys(app, "#jobs-table")) == 6, message="rows")
+            locker = sqlite3.connect(seeded, isolation_level=None, timeout=10)
+            locker.execute("BEGIN IMMEDIATE")
+            locker.execute(
+                "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
+                " run_at, created_at, updated_at, worker_id, lease_expires_at)"
+                " VALUES ('orphaned', 'true', 'processing', 'default', 0, 1, 3, 0, 0, 0,"
+                " 'ghost-host-1-beef', 1)")
+            locker.execute("COMMIT")
+            locker.execute("BEGIN IMMEDIATE")
+            locker.execute("UPDATE setting SET value = value")
+            status = app.query_one("#status-line")
+            try:
+                await until(pilot, lambda: "waiting for the database" in str(status.render()),
+                            timeout=8, message="the locked-database status")
+                await pilot.press("2")  # the event loop is not blocked
+                await until(pilot, lambda: app.query_one("TabbedContent").active == "dlq",
+                            timeout=2, message="the pane switch while the database is locked")
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            await until(pilot, lambda: "waiting" not in str(status.render())
+                        and sorted(table_keys(app, "#dlq-table")) == ["dead-a", "dead-b",
+                                                                      "dead-c"],
+                        timeout=10, message="recovery once the lock is gone")
+            assert app.queue.get("orphaned").state == "failed"
+
+    run(scenario())

@@ -39,6 +39,7 @@ from queuectl_tui.tui.widgets.workers_pane import WorkersPane
 
 REFRESH_SECONDS = 1.0
 REAP_SECONDS = 0.5
+SLOW_FETCH_SECONDS = 2.0  # after this, say that we are waiting for the database
 DEMO_PRODUCER_SECONDS = 2.5
 
 
@@ -95,6 +96,7 @@ class QueuectlApp(App):
         self.last_total = 0
         self.refresh_elapsed: float | None = None
         self._refresh_timer: Timer | None = None
+        self._fetch_started: float | None = None
         self._leave_workers = False
         self._paused_workers = 0
         self._rng = random.Random()
@@ -119,6 +121,7 @@ class QueuectlApp(App):
         if self.initial_workers:
             self.supervisor.start(self.initial_workers)
         self.set_interval(REAP_SECONDS, self.supervisor.reap)
+        self.set_interval(0.5, self._watch_fetch)
         if self.demo:
             self.set_interval(DEMO_PRODUCER_SECONDS, self.produce_demo_job)
         self.query_one("#jobs-table").focus()
@@ -139,7 +142,9 @@ class QueuectlApp(App):
         self._refresh_timer = self.set_timer(delay, self._refresh_tick)
 
     def _refresh_tick(self) -> None:
-        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
+        if not self.screen_stack:
+            return  # shutting down
+        if self.screen is not self.screen_stack[0]:
             self.schedule_refresh()  # a detail screen or dialog is up: pause redraws
             return
         self.refresh_data()
@@ -148,13 +153,26 @@ class QueuectlApp(App):
     def refresh_data(self) -> None:
         view = self.view
         started = time.perf_counter()
+        self._fetch_started = time.monotonic()
         try:
             snapshot = fetch(self.queue, view)
         except (peewee.OperationalError, peewee.DatabaseError, QueueError) as exc:
             self.post_message(self.RefreshFailed(str(exc)))
             return
+        finally:
+            self._fetch_started = None
         if not get_current_worker().is_cancelled:
             self.post_message(self.SnapshotReady(snapshot, time.perf_counter() - started))
+
+    def _watch_fetch(self) -> None:
+        """A locked database makes a query wait (up to the busy timeout): say so,
+        rather than leave the screen looking stale."""
+        started = self._fetch_started
+        if started is not None and time.monotonic() - started > SLOW_FETCH_SECONDS:
+            self.query_one("#status-line", Static).update(
+                f"[b yellow]waiting for the database[/b yellow] for "
+                f"{time.monotonic() - started:.0f}s (locked by another process?)  ·  "
+                f"{self.db_path}")
 
     def on_queuectl_app_refresh_failed(self, message: RefreshFailed) -> None:
         self.query_one("#status-line", Static).update(
