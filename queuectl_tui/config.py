@@ -87,7 +87,7 @@ def format_value(value: float) -> str:
     """``2`` rather than ``2.0``, ``0.1`` rather than ``0.1000``: stable, script-friendly."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return format(value, "g") if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)  # repr: shortest exact
 
 
 @dataclass(frozen=True)

@@ -302,6 +302,8 @@ class JobQueue:
         """Check that every id exists and is in an allowed state; called inside the
         transaction that acts on them, so the check and the change see one snapshot."""
         unique = list(dict.fromkeys(ids))
+        for job_id in unique:
+            _storable(job_id)
         if not unique:
             raise InvalidInput("no job ids given")
         states: dict[str, str] = {}
@@ -321,6 +323,7 @@ class JobQueue:
     # --- reading -------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
+        _storable(job_id)
         job = Job.get_or_none(Job.id == job_id)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
@@ -393,6 +396,15 @@ SORT_COLUMNS = {
     "id": Job.id,
     "run_at": Job.run_at,
 }
+
+
+def _storable(job_id: str) -> None:
+    """An id SQLite cannot even bind (a lone surrogate from non-UTF-8 argv bytes)
+    names no job: say so, rather than fail inside the driver."""
+    try:
+        job_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotFound(f"no job with id {job_id!r}") from None
 
 
 def _after_failure(

@@ -56,7 +56,11 @@ def _job_text(job: str | None, file: Path | None, command: str | None) -> str | 
     if job.lstrip().startswith(("{", "[")):
         return job
     path = Path(job)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL, is no file of ours
+        is_file = False
+    if is_file:
         return _read_file(path)
     if job.endswith((".json", ".jsonl")):
         raise InvalidInput(f"no such file: {job}")
