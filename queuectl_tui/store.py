@@ -25,7 +25,8 @@ from peewee import (
 from queuectl_tui.errors import StoreError
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_SECONDS = 30.0
+# How long a statement waits for another process's lock before "database is locked".
+BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
 RUNNABLE_STATES = ("pending", "failed")
 FINISHED_STATES = ("completed", "dead", "cancelled")

@@ -31,7 +31,21 @@ from queuectl_tui.timeutil import human_delta, now
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
 MAX_DB_BACKOFF = 30.0
+
+
+class DatabaseGone(StoreError):
+    """The database file this worker opened is no longer at its path."""
+
+
 _DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, StoreError)
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def new_worker_id() -> str:
@@ -43,6 +57,8 @@ class Worker:
 
     def __init__(self, queue: JobQueue, owner: str = "cli", parent_pid: int | None = None):
         self.queue = queue
+        self.db_path = queue.db.database
+        self.db_identity = _file_identity(self.db_path)
         self.owner = owner
         self.parent_pid = parent_pid
         self.id = new_worker_id()
@@ -109,6 +125,8 @@ class Worker:
             self.housekeeping()
 
     def housekeeping(self) -> None:
+        if _file_identity(self.db_path) != self.db_identity:
+            raise DatabaseGone(f"the database file {self.db_path} was removed or replaced")
         self.config = self.queue.config()
         self.next_housekeeping = now() + min(
             MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3
@@ -189,6 +207,8 @@ class Worker:
         tries = 0
         while True:
             try:
+                if tries and _file_identity(self.db_path) != self.db_identity:
+                    self._reopen()
                 return operation()
             except _DB_ERRORS as exc:
                 tries += 1
@@ -200,6 +220,19 @@ class Worker:
                 if self.signals >= 2:
                     return None
                 delay = min(delay * 2, MAX_DB_BACKOFF)
+
+    def _reopen(self) -> None:
+        """The file was deleted or replaced: wait for one to exist (a CLI call
+        creates it), then work on that one. Never create it ourselves: a worker
+        must not resurrect a queue someone removed on purpose."""
+        identity = _file_identity(self.db_path)
+        if identity is None:
+            raise DatabaseGone(f"the database file {self.db_path} is gone; waiting for it")
+        self.queue.close()
+        self.queue = JobQueue.open(self.db_path)
+        self.db_identity = identity
+        registry.register(self.id, self.owner)
+        self.log(f"reopened {self.db_path}")
 
     def log(self, message: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -223,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     worker = Worker(queue, owner=args.owner, parent_pid=args.parent_pid)
     worker.install_signal_handlers()
+    if os.geteuid() == 0:
+        worker.log("WARNING: running as root: every job runs with root privileges")
     return worker.run()
 
 
