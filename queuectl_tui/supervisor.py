@@ -26,7 +26,7 @@ from typing import IO
 
 from queuectl_tui.timeutil import now
 
-RESTART_BUDGET = 10  # crashes tolerated per RESTART_WINDOW seconds
+RESTART_BUDGET = 10  # self-inflicted worker failures tolerated per RESTART_WINDOW seconds
 RESTART_WINDOW = 60.0
 REAP_INTERVAL = 0.2
 
@@ -118,7 +118,9 @@ class Supervisor:
             elif code == 0:
                 # Asked to stop from elsewhere (`worker stop`): not to be replaced.
                 self.wanted = max(self.wanted - 1, 0)
-            elif not self.stopping:
+            elif code > 0 and not self.stopping:
+                # It failed by itself (cannot open the database, a bug): replaced, but
+                # only so often. A worker killed by a signal is always replaced.
                 self._crashes.append(now())
         if self.subreaper:
             self.kill_orphans()
