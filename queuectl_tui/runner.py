@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
+import select
 import signal
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +57,35 @@ class _Tail:
         return body
 
 
+def _spawn(command: str, env: dict[str, str] | None) -> tuple[int, int]:
+    """Start ``sh -c command`` in a new session with stdout+stderr on a pipe.
+
+    os.posix_spawn (glibc: a vfork-style clone) instead of subprocess.Popen:
+    the same result for a fraction of the Python-side cost per job. Every other
+    descriptor of the worker is close-on-exec (PEP 446), so the job inherits
+    only its three standard streams.
+    """
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            "/bin/sh",
+            ["sh", "-c", command],
+            os.environ if env is None else env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, write_end, 1),
+                (os.POSIX_SPAWN_DUP2, write_end, 2),
+            ],
+            setsid=True,
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return pid, read_end
+
+
 def run_command(
     command: str,
     *,
@@ -76,14 +104,7 @@ def run_command(
     """
     started = now()
     try:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
+        pid, out_fd = _spawn(command, env)
     except OSError as exc:
         return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}", now() - started)
     tail = _Tail(output_limit)
@@ -91,19 +112,19 @@ def run_command(
     aborted: str | None = None
     timed_out = False
     kill_at: float | None = None  # when TERM was sent and KILL is due
-    selector = selectors.DefaultSelector()
-    out_fd = proc.stdout.fileno()
+    poller = select.poll()
     os.set_blocking(out_fd, False)
-    selector.register(out_fd, selectors.EVENT_READ, "out")
-    pidfd = _open_pidfd(proc.pid)
+    poller.register(out_fd, select.POLLIN)
+    pidfd = _open_pidfd(pid)
     if pidfd is not None:
-        selector.register(pidfd, selectors.EVENT_READ, "exit")
+        poller.register(pidfd, select.POLLIN)
     if wake_fd is not None:
-        selector.register(wake_fd, selectors.EVENT_READ, "wake")
+        poller.register(wake_fd, select.POLLIN)
     next_check = started + check_interval
+    status = None
     try:
         while True:
-            if _has_exited(proc.pid):
+            if _has_exited(pid):
                 break
             moment = now()
             wait = next_check - moment
@@ -113,57 +134,64 @@ def run_command(
                 wait = min(wait, deadline - moment)
             if kill_at is not None:
                 wait = min(wait, kill_at - moment)
-            events = selector.select(max(wait, 0))
             woken = False
-            for key, _ in events:
-                if key.data == "out":
+            for fd, _ in poller.poll(max(wait, 0) * 1000):
+                if fd == out_fd:
                     if not _drain(out_fd, tail):
-                        selector.unregister(out_fd)
-                elif key.data == "wake":
+                        poller.unregister(out_fd)
+                elif fd == wake_fd:
                     drain_wake(wake_fd)
                     woken = True
             moment = now()
             if kill_at is None:
                 if deadline is not None and moment >= deadline:
                     timed_out = True
-                    kill_at = _terminate(proc.pid)
+                    kill_at = _terminate(pid)
                 elif woken or moment >= next_check:
                     next_check = moment + check_interval
                     aborted = check()
                     if aborted:
-                        kill_at = _terminate(proc.pid)
+                        kill_at = _terminate(pid)
             elif moment >= kill_at:
-                _signal_group(proc.pid, signal.SIGKILL)
+                _signal_group(pid, signal.SIGKILL)
                 kill_at = float("inf")
     finally:
         # The shell is gone (or about to be): its group must not outlive it.
-        _signal_group(proc.pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)
         _drain(out_fd, tail)
-        proc.wait()
-        proc.stdout.close()
-        selector.close()
+        _, status = os.waitpid(pid, 0)
+        os.close(out_fd)
         if pidfd is not None:
             os.close(pidfd)
+    returncode = os.waitstatus_to_exitcode(status)
     duration = now() - started
-    exit_code = proc.returncode
-    if exit_code < 0:
-        exit_code = 128 - exit_code  # the shell's convention for "killed by signal N"
+    exit_code = returncode if returncode >= 0 else 128 - returncode  # shell convention
     if timed_out:
         error = f"timed out after {human_delta(timeout)}"
     elif aborted:
         error = aborted
-    elif proc.returncode == 0:
+    elif returncode == 0:
         error = None
-    elif proc.returncode < 0:
-        error = f"killed by {signal.Signals(-proc.returncode).name}"
+    elif returncode < 0:
+        error = f"killed by {signal.Signals(-returncode).name}"
     else:
-        error = _describe_failure(proc.returncode, tail)
+        error = _describe_failure(returncode, tail)
     return RunResult(exit_code, tail.text(), error, duration, aborted)
 
 
+_base_environment: dict[str, str] | None = None
+
+
 def job_environment(job_id: str, attempt: int) -> dict[str, str]:
-    """The job's environment: the worker's, plus the markers ``kill_strays`` looks for."""
-    return dict(os.environ, QUEUECTL_JOB_ID=job_id, QUEUECTL_ATTEMPT=str(attempt))
+    """The job's environment: the worker's, plus the markers ``kill_strays`` looks for.
+    The worker's part is copied once (reading os.environ costs ~80 us per job)."""
+    global _base_environment
+    if _base_environment is None:
+        _base_environment = dict(os.environ)
+    env = _base_environment.copy()
+    env["QUEUECTL_JOB_ID"] = job_id
+    env["QUEUECTL_ATTEMPT"] = str(attempt)
+    return env
 
 
 def kill_strays(job_id: str, attempt: int) -> list[int]:

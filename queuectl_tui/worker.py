@@ -92,19 +92,23 @@ class Worker:
     def run(self) -> int:
         self._with_db_retry(lambda: registry.register(self.id, self.owner))
         self.log(f"started (worker id {self.id})")
+        job: Claimed | None = None
         try:
-            while not self.stopping:
+            while True:
                 self._with_db_retry(self.housekeeping_if_due)
                 if self.stopping:
+                    if job is not None:  # claimed just as the stop came: give it back
+                        self._with_db_retry(lambda j=job: self.queue.release(j, self.id))
                     break
-                job = self._with_db_retry(
-                    lambda: self.queue.claim(self.id, self.config.lease_seconds)
-                )
-                if job is not None:
-                    self.execute(job)
-                else:
-                    self.sleep(min(self.config.poll_interval,
-                                   max(self.next_housekeeping - now(), 0.0)))
+                if job is None:
+                    job = self._with_db_retry(
+                        lambda: self.queue.claim(self.id, self.config.lease_seconds)
+                    )
+                    if job is None:
+                        self.sleep(min(self.config.poll_interval,
+                                       max(self.next_housekeeping - now(), 0.0)))
+                        continue
+                job = self.execute(job)
         finally:
             self._with_db_retry(lambda: registry.unregister(self.id), attempts=3)
         self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
@@ -146,7 +150,9 @@ class Worker:
 
     # --- one job -------------------------------------------------------------
 
-    def execute(self, job: Claimed) -> None:
+    def execute(self, job: Claimed) -> Claimed | None:
+        """Run one job and record it; returns the next job, claimed in the same
+        transaction that recorded this one (None when stopping or idle)."""
         config = self.config
         timeout = job.timeout if job.timeout is not None else config.job_timeout
         self.log(f"job {job.id}: started (attempt {job.attempts}/{max(job.max_retries, 1)})")
@@ -163,7 +169,6 @@ class Worker:
                     self.log(f"database error while renewing the lease: {exc}")
             return None
 
-        env = job_environment(job.id, job.attempts)
         result = run_command(
             job.command,
             timeout=timeout or None,
@@ -171,7 +176,7 @@ class Worker:
             check=check,
             check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
             wake_fd=self.wake_r,
-            env=env,
+            env=job_environment(job.id, job.attempts),
         )
         took = human_delta(result.duration)
         if result.aborted:
@@ -181,22 +186,22 @@ class Worker:
                          else f"job {job.id}: stopped")
             else:
                 self.log(f"job {job.id}: stopped ({result.aborted})")
-            return
-        if result.error is None:
-            self._with_db_retry(
-                lambda: self.queue.complete(job, self.id, result.exit_code, result.output)
+            return None
+        outcome = self._with_db_retry(
+            lambda: self.queue.finish(
+                job, self.id, result.exit_code, result.error, result.output, self.config,
+                claim_lease=None if self.stopping else self.config.lease_seconds,
             )
+        )
+        state, following = outcome if outcome is not None else (None, None)
+        if result.error is None:
             self.jobs_done += 1
             self.log(f"job {job.id}: completed in {took}")
         else:
-            state = self._with_db_retry(
-                lambda: self.queue.fail(
-                    job, self.id, result.exit_code, result.error, result.output, self.config
-                )
-            )
             self.jobs_failed += 1
             what = "moved to the DLQ" if state == "dead" else "will retry"
             self.log(f"job {job.id}: failed in {took} ({result.error}); {what}")
+        return following
 
     # --- plumbing ------------------------------------------------------------
 
