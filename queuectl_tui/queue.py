@@ -114,7 +114,18 @@ class JobQueue:
             raise Conflict(
                 f"job id {taken[0]!r} already exists" if taken else "duplicate job id"
             ) from None
+        self.wake_workers()
         return ids
+
+    def wake_workers(self) -> None:
+        """Ring the idle workers on this machine: new work is committed."""
+        from queuectl_tui import doorbell
+
+        if not doorbell.SUPPORTED:
+            return
+        pids = [pid for (pid,) in self.db.execute_sql(
+            "SELECT pid FROM worker WHERE hostname = ?", (socket.gethostname(),)).fetchall()]
+        doorbell.ring(self.db.database, pids)
 
     def _existing_ids(self, ids: Iterable[str]) -> list[str]:
         ids = list(ids)
@@ -284,6 +295,8 @@ class JobQueue:
                     state="pending", attempts=0, run_at=stamp, updated_at=stamp,
                     worker_id=None, lease_expires_at=None, started_at=None, finished_at=None,
                 ).where(Job.id.in_(chunk), Job.state == "dead").execute()
+        if targets:
+            self.wake_workers()
         return targets
 
     def cancel(self, ids: Sequence[str]) -> list[str]:

@@ -113,7 +113,6 @@ def run_command(
     timed_out = False
     kill_at: float | None = None  # when TERM was sent and KILL is due
     poller = select.poll()
-    os.set_blocking(out_fd, False)
     poller.register(out_fd, select.POLLIN)
     pidfd = _open_pidfd(pid)
     if pidfd is not None:
@@ -122,10 +121,12 @@ def run_command(
         poller.register(wake_fd, select.POLLIN)
     next_check = started + check_interval
     status = None
+    first = True
     try:
         while True:
-            if _has_exited(pid):
+            if not first and _has_exited(pid):
                 break
+            first = False
             moment = now()
             wait = next_check - moment
             if pidfd is None:
@@ -137,7 +138,7 @@ def run_command(
             woken = False
             for fd, _ in poller.poll(max(wait, 0) * 1000):
                 if fd == out_fd:
-                    if not _drain(out_fd, tail):
+                    if not _read_once(out_fd, tail):
                         poller.unregister(out_fd)
                 elif fd == wake_fd:
                     drain_wake(wake_fd)
@@ -156,9 +157,11 @@ def run_command(
                 _signal_group(pid, signal.SIGKILL)
                 kill_at = float("inf")
     finally:
-        # The shell is gone (or about to be): its group must not outlive it.
+        # The shell is gone (or about to be): its group must not outlive it. With
+        # every writer dead, reading to the end of the pipe cannot block.
         _signal_group(pid, signal.SIGKILL)
-        _drain(out_fd, tail)
+        while _read_once(out_fd, tail):
+            pass
         _, status = os.waitpid(pid, 0)
         os.close(out_fd)
         if pidfd is not None:
@@ -243,19 +246,18 @@ def _has_exited(pid: int) -> bool:
     return result is not None
 
 
-def _drain(fd: int, tail: _Tail) -> bool:
-    """Read what is available; False at end of file."""
-    while True:
-        try:
-            data = os.read(fd, _READ_SIZE)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        if not data:
-            return False
-        if tail.limit:
-            tail.add(data)
+def _read_once(fd: int, tail: _Tail) -> bool:
+    """One read from the output pipe (poll said it is readable, so it does not
+    block); False at end of file."""
+    try:
+        data = os.read(fd, _READ_SIZE)
+    except OSError:
+        return False
+    if not data:
+        return False
+    if tail.limit:
+        tail.add(data)
+    return True
 
 
 def drain_wake(fd: int) -> None:

@@ -70,6 +70,7 @@ COMMANDS = {
     "config": "queuectl_tui.cli.settings:config",
     "tui": "queuectl_tui.cli.tui:tui",
     "demo": "queuectl_tui.cli.tui:demo",
+    "bench": "queuectl_tui.cli.bench:bench",
 }
 
 
