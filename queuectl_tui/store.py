@@ -168,7 +168,10 @@ def open_store(path: str | os.PathLike[str]) -> SqliteDatabase:
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
     db = SqliteDatabase(
         path,
-        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1)],
+        # synchronous=NORMAL: in WAL mode, no fsync per commit (see README: a power
+        # loss may lose the last commits, never consistency). mmap: reading pages
+        # another process just wrote costs no read() calls.
+        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1), ("mmap_size", 268435456)],
         timeout=BUSY_TIMEOUT_SECONDS,
         lock_type="IMMEDIATE",  # every write transaction takes the lock up front
     )
