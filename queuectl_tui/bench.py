@@ -122,12 +122,11 @@ def pickup_latency(path: str, samples: int = 25) -> list[float]:
             job_id = f"latency-{n}"
             queue.enqueue([JobSpec(command="true", id=job_id)])
             _wait_for(lambda j=job_id: _count(
-                path, "SELECT count(*) FROM attempt WHERE job_id = ?", (j,)) == 1, 30,
-                interval=0.002)
+                path, "SELECT count(*) FROM job WHERE id = ? AND state = 'completed'",
+                (j,)) == 1, 30, interval=0.002)
             with sqlite3.connect(path) as conn:
                 started, created = conn.execute(
-                    "SELECT a.started_at, j.created_at FROM attempt a JOIN job j"
-                    " ON j.id = a.job_id WHERE a.job_id = ?", (job_id,)).fetchone()
+                    "SELECT started_at, created_at FROM job WHERE id = ?", (job_id,)).fetchone()
             # created_at is stamped just before the insert: this slightly overstates.
             latencies.append(max(started - created, 0.0))
             time.sleep(0.05 + 0.1 * (n % 3))  # idle again, at varying moments
