@@ -41,7 +41,8 @@ class DatabaseGone(StoreError):
     """The database file this worker opened is no longer at its path."""
 
 
-_DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, StoreError)
+# Peewee wraps the driver's errors; the hot path calls the driver directly.
+_DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, sqlite3.Error, StoreError)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
@@ -260,7 +261,7 @@ class Worker:
                 if time.monotonic() - started > store.BUSY_TIMEOUT_SECONDS:
                     raise
                 pauses += 1
-                time.sleep(random.uniform(0, min(0.00005 * 2 ** min(pauses, 7), 0.005)))
+                time.sleep(random.uniform(0, min(0.00005 * 2 ** min(pauses, 10), 0.05)))
 
     def _use_fast_busy_retry(self) -> None:
         self.queue.db.execute_sql("PRAGMA busy_timeout = 0")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
 
 import click
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.format_message(), exc.exit_code)
     except QueueError as exc:
         _fail(str(exc), 1)
-    except peewee.OperationalError as exc:
+    except (peewee.DatabaseError, sqlite3.Error) as exc:
         _fail(f"database error: {exc}", 1)
     except (click.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from functools import partial
@@ -156,7 +157,7 @@ class QueuectlApp(App):
         self._fetch_started = time.monotonic()
         try:
             snapshot = fetch(self.queue, view)
-        except (peewee.OperationalError, peewee.DatabaseError, QueueError) as exc:
+        except (peewee.DatabaseError, sqlite3.Error, QueueError) as exc:
             self.post_message(self.RefreshFailed(str(exc)))
             return
         finally:
@@ -250,7 +251,7 @@ class QueuectlApp(App):
         except QueueError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
-        except (peewee.OperationalError, peewee.DatabaseError) as exc:
+        except (peewee.DatabaseError, sqlite3.Error) as exc:
             self.call_from_thread(self.notify, f"database error: {exc}", severity="error",
                                   markup=False)
             return
