@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from queuectl_tui.timeutil import relative
 from queuectl_tui.tui.data import Snapshot
 from queuectl_tui.tui.widgets.format import flexible_widths, one_line
+from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
 from queuectl_tui.tui.widgets.live_table import LiveTable
 
 DLQ_COLUMNS = [
@@ -20,8 +20,10 @@ DLQ_COLUMNS = [
 MARK = Text("●", style="bold yellow")
 
 
-class DlqPane(Vertical):
+class DlqPane(JobTablePane):
     """r retries the selected (or marked) jobs, space marks, R retries all, x deletes."""
+
+    TABLE_ID = "dlq-table"
 
     BINDINGS = [
         Binding("r", "retry", "Retry", id="dlq.retry",
@@ -45,10 +47,6 @@ class DlqPane(Vertical):
                      classes="pane-title")
         yield LiveTable(DLQ_COLUMNS, id="dlq-table")
         yield Static(id="dlq-status", classes="pane-status")
-
-    @property
-    def table(self) -> LiveTable:
-        return self.query_one("#dlq-table", LiveTable)
 
     def apply(self, snapshot: Snapshot, now: float) -> None:
         self._snapshot, self._now = snapshot, now
@@ -131,11 +129,3 @@ class DlqPane(Vertical):
         self.app.push_screen(ConfirmScreen(f"Delete {what} and its history?", "Delete"),
                              confirmed)
 
-    def action_open(self) -> None:
-        key = self.table.selected_key
-        if key:
-            self.app.open_job(key)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.app.open_job(event.row_key.value)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from queuectl_tui.store import STATES
 from queuectl_tui.tui.data import PAGE_SIZE, Snapshot
 from queuectl_tui.tui.widgets.format import flexible_widths, job_cells
+from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
 from queuectl_tui.tui.widgets.live_table import LiveTable
 
 JOB_COLUMNS = [
@@ -21,8 +22,10 @@ SORTABLE = ("created", "updated", "priority", "state", "attempts", "id", "run_at
 FILTERS = (None, *STATES)
 
 
-class JobsPane(Vertical):
+class JobsPane(JobTablePane):
     """Filter with f, search with /, sort with o (or click a header), page with [ and ]."""
+
+    TABLE_ID = "jobs-table"
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="jobs.open", tooltip="Open the job's detail"),
@@ -44,10 +47,6 @@ class JobsPane(Vertical):
             yield Input(placeholder="/ search id or command", id="jobs-search")
         yield LiveTable(JOB_COLUMNS, id="jobs-table")
         yield Static(id="jobs-status", classes="pane-status")
-
-    @property
-    def table(self) -> LiveTable:
-        return self.query_one("#jobs-table", LiveTable)
 
     def apply(self, snapshot: Snapshot, now: float) -> None:
         view = snapshot.view
@@ -72,14 +71,6 @@ class JobsPane(Vertical):
 
     # --- actions -------------------------------------------------------------
 
-    def action_open(self) -> None:
-        key = self.table.selected_key
-        if key:
-            self.app.open_job(key)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.app.open_job(event.row_key.value)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
