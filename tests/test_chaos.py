@@ -106,7 +106,7 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
           f"concurrent={len(concurrent)} lost={len(lost)}")
     assert lost == [] and counts["processing"] == 0
     assert concurrent == []
-    assert worker_kills >= 10
+    assert worker_kills >= 5
     # Every job that completed ran to its end exactly once, in its last attempt...
     by_id = {j["id"]: j for j in jobs}
     for job_id, events in runs.items():
