@@ -9,13 +9,12 @@ to validate them; reading and writing the rows is the store's business.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from queuectl_tui.errors import InvalidInput
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One configuration key: its type, default, accepted range and help."""
 
     key: str
@@ -90,9 +89,10 @@ def format_value(value: float) -> str:
     return repr(value) if isinstance(value, float) else str(value)  # repr: shortest exact
 
 
-@dataclass(frozen=True)
-class Config:
-    """A snapshot of all settings, defaults filled in."""
+class Config(NamedTuple):
+    """A snapshot of all settings, defaults filled in. (NamedTuples, not dataclasses,
+    in this module: a frozen dataclass costs a millisecond to define, and every CLI
+    call imports it.)"""
 
     max_retries: int = 3
     backoff_base: float = 2.0
@@ -118,7 +118,7 @@ class Config:
 
     def items(self) -> list[tuple[str, int | float]]:
         """Keys and values in the fixed order ``config get`` prints."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+        return [(name, getattr(self, name)) for name in self._fields]
 
     def backoff_delay(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failed run."""

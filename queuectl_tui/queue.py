@@ -17,8 +17,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import peewee
 
@@ -34,8 +33,7 @@ if TYPE_CHECKING:
 _IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's limit
 
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(NamedTuple):
     """A job a worker holds: just what it needs to run and record it."""
 
     id: str

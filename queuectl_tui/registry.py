@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from queuectl_tui.store import Job, Worker
 from queuectl_tui.timeutil import now
 
 
-@dataclass(frozen=True)
-class WorkerInfo:
+class WorkerInfo(NamedTuple):
     """A live worker as the faces show it."""
 
     id: str
