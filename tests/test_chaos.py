@@ -116,6 +116,12 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
             assert ends and max(ends) == job["attempts"], (job_id, events, job["attempts"])
         # ...and ran again only after an attempt that failed or lost its worker.
         assert starts[job_id] <= job["attempts"]
+        if starts[job_id] > 1:
+            history = cli.job(job_id)["attempt_history"]
+            failed = [a for a in history if a["error"]]
+            assert len(failed) >= starts[job_id] - 1, (job_id, events, history)
+            assert all("lease expired" in a["error"] or "killed" in a["error"]
+                       or "exit code" in a["error"] for a in failed), history
     assert set(runs) == {f"c{n:03d}" for n in range(total)}
     assert integrity(db_path) == "ok"
 

@@ -46,6 +46,7 @@ class JobDetailScreen(Screen):
         super().__init__()
         self.job_id = job_id
         self.state: str | None = None
+        self._attempt_rows: list[tuple] = []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -116,7 +117,8 @@ class JobDetailScreen(Screen):
              f"retry after {human_delta(a.retry_at - a.finished_at)}" if a.retry_at else "")
             for a in message.detail.attempts
         ]
-        if table.row_count != len(rows):
+        if rows != self._attempt_rows:  # redraw only when the timeline changed
+            self._attempt_rows = rows
             table.clear()
             table.add_rows(rows)
         self.query_one("#detail-error", Static).update(
