@@ -66,7 +66,7 @@ def seed_demo(queue: JobQueue, pending: bool = True) -> None:
         error = f"command not found: {program}"
         retry = Config(backoff_base=60, backoff_max=3600) if outcomes[claimed.id] == "failing" \
             else config
-        queue.fail(claimed, DEMO_WORKER, 127, error, f"/bin/sh: 1: {program}: not found\n",
+        queue.fail(claimed, DEMO_WORKER, 127, error, f"sh: 1: {program}: not found\n",
                    retry)
     if not pending:
         return
