@@ -401,3 +401,20 @@ def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded):
             assert app.queue.get("orphaned").state == "failed"
 
     run(scenario())
+
+
+def test_narrow_terminal_drops_columns_instead_of_scrolling(seeded):
+    async def scenario():
+        app = make_app(str(seeded), workers=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 6, message="rows")
+            labels = [str(column.label) for column in table.columns.values()]
+            assert labels == ["ID", "State", "Pri", "Tries", "Run at", "Command"]
+            assert table.virtual_size.width <= 80
+            selected = table.selected_key
+            await pilot.resize_terminal(130, 30)
+            await until(pilot, lambda: len(table.columns) == 8, message="the wide layout")
+            assert table.selected_key == selected
+
+    run(scenario())

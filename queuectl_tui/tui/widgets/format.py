@@ -37,7 +37,7 @@ def run_at_cell(row: JobRow, now: float) -> str:
 def flexible_widths(total: int, fixed: int, share: float = 0.55) -> tuple[int, int]:
     """Split what the fixed columns leave between two text columns (command, error),
     so a table fits its pane instead of scrolling sideways."""
-    free = max(total - fixed, 40)
+    free = max(total - fixed, 16)
     first = max(int(free * share), 16)
     return first, max(free - first, 12)
 

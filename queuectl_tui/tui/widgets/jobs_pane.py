@@ -18,6 +18,9 @@ JOB_COLUMNS = [
     ("run_at", "Run at"), ("updated", "Updated"), ("command", "Command"),
     ("last_error", "Last error"),
 ]
+# Below this many columns, "updated" and "last error" give their room to the command.
+WIDE_ENOUGH_FOR_ERRORS = 100
+NARROW_JOB_COLUMNS = [c for c in JOB_COLUMNS if c[0] not in ("updated", "last_error")]
 SORTABLE = ("created", "updated", "priority", "state", "attempts", "id", "run_at")
 FILTERS = (None, *STATES)
 
@@ -50,13 +53,21 @@ class JobsPane(JobTablePane):
 
     def apply(self, snapshot: Snapshot, now: float) -> None:
         view = snapshot.view
+        width = self.size.width or self.app.size.width
+        wide = width >= WIDE_ENOUGH_FOR_ERRORS
+        columns = JOB_COLUMNS if wide else NARROW_JOB_COLUMNS
+        self.table.set_columns(columns)
+        keep = [index for index, (key, _) in enumerate(JOB_COLUMNS)
+                if key in {k for k, _ in columns}]
         id_width = max((len(row.id) for row in snapshot.rows), default=8)
-        # id + state, pri, tries, run at, updated + two spaces of padding per column
-        fixed = id_width + 10 + 3 + 5 + 10 + 9 + 2 * len(JOB_COLUMNS) + 2
-        command_width, error_width = flexible_widths(
-            self.size.width or self.app.size.width, fixed)
-        self.table.sync([(row.id, job_cells(row, now, command_width, error_width))
-                         for row in snapshot.rows])
+        # id + state, pri, tries, run at (+ updated) + two spaces of padding per column
+        fixed = id_width + 10 + 3 + 5 + 10 + (9 if wide else 0) + 2 * len(columns) + 2
+        command_width, error_width = flexible_widths(width, fixed, 0.55 if wide else 1.0)
+        rows = []
+        for row in snapshot.rows:
+            cells = job_cells(row, now, command_width, error_width)
+            rows.append((row.id, tuple(cells[i] for i in keep)))
+        self.table.sync(rows)
         label = view.state or "all"
         self.query_one("#jobs-filter", Static).update(f"[b]Filter:[/b] {label}  ")
         first = view.offset + 1 if snapshot.rows else 0

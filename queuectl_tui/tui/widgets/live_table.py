@@ -27,10 +27,28 @@ class LiveTable(DataTable):
         self._column_spec = columns
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
+        self._keep_selection: str | None = None
 
     def on_mount(self) -> None:
         for key, label in self._column_spec:
             self.add_column(label, key=key)
+
+    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Show other columns (e.g. fewer on a narrow terminal); the next ``sync``
+        fills the rows in again and keeps the selection."""
+        if list(columns) == list(self._column_spec):
+            return
+        self._keep_selection = self.selected_key
+        self.clear(columns=True)
+        self._column_spec = list(columns)
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+        self._cells.clear()
+        self._order = []
+
+    @property
+    def column_count(self) -> int:
+        return len(self._column_spec)
 
     @property
     def selected_key(self) -> str | None:
@@ -45,7 +63,8 @@ class LiveTable(DataTable):
 
     def sync(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         """Make the table show ``rows`` (key, cells) in this order."""
-        selected = self.selected_key
+        selected = self.selected_key or self._keep_selection
+        self._keep_selection = None
         new_order = [key for key, _ in rows]
         new_cells = {key: tuple(cells) for key, cells in rows}
         column_keys = [key for key, _ in self._column_spec]
