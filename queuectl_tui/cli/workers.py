@@ -14,6 +14,7 @@ from queuectl_tui.cli.output import print_json
 
 MAX_WORKERS = 64
 DETACH_READY_SECONDS = 10.0
+MAX_LOG_BYTES = 20 * 1024 * 1024
 
 
 @click.group()
@@ -45,6 +46,11 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
 
     log_path = log_path or Path(db_path).with_name(Path(db_path).name + ".workers.log")
     before = {w.id for w in registry.live_workers(queue.config().lease_seconds)}
+    try:  # keep the log bounded: one previous generation, like logrotate's .1
+        if log_path.stat().st_size > MAX_LOG_BYTES:
+            log_path.replace(log_path.with_name(log_path.name + ".1"))
+    except FileNotFoundError:
+        pass
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "queuectl_tui.supervisor", "--db", db_path,
