@@ -24,7 +24,7 @@ from peewee import (
 
 from queuectl_tui.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # How long a statement waits for another process's lock before "database is locked".
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
@@ -104,12 +104,10 @@ MODELS = (Job, Attempt, Worker, Setting)
 # the same literal IN list: SQLite only uses a partial index when the query's
 # WHERE implies the index's WHERE textually, and a bound parameter does not.
 # The hot queries also name their index (INDEXED BY): without statistics the
-# planner prefers job_state_created and sorts in a temporary B-tree.
+# planner prefers job_state_created for the claim and sorts in a temporary B-tree.
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS job_runnable ON job (priority DESC, run_at, created_at)"
     " WHERE state IN ('pending', 'failed')",
-    "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at)"
-    " WHERE state = 'processing'",
     "CREATE INDEX IF NOT EXISTS job_state_created ON job (state, created_at)",
     "CREATE INDEX IF NOT EXISTS job_created ON job (created_at)",
 )
@@ -121,8 +119,15 @@ def _migrate_to_1(db: SqliteDatabase) -> None:
         db.execute_sql(statement)
 
 
+def _migrate_to_2(db: SqliteDatabase) -> None:
+    # Version 1 kept a partial index on running jobs' leases. Every claim, finish
+    # and lease renewal had to maintain it, for a lookup that the state index
+    # already answers cheaply (only a handful of jobs are ever running).
+    db.execute_sql("DROP INDEX IF EXISTS job_lease")
+
+
 # version -> function that brings a database from version-1 to version.
-MIGRATIONS = {1: _migrate_to_1}
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 def default_path() -> str:
@@ -264,12 +269,13 @@ ATTEMPT_SQL = (
 )
 
 EXPIRED_SQL = (
-    "SELECT id, attempts, max_retries, worker_id, started_at FROM job INDEXED BY job_lease"
+    "SELECT id, attempts, max_retries, worker_id, started_at FROM job"
+    " INDEXED BY job_state_created"
     " WHERE state = 'processing' AND lease_expires_at < ?"
 )
 
 ANY_EXPIRED_SQL = (
-    "SELECT 1 FROM job INDEXED BY job_lease"
+    "SELECT 1 FROM job INDEXED BY job_state_created"
     " WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
 )
 

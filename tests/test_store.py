@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 
+import peewee
 import pytest
 
 from queuectl_tui import store
@@ -90,11 +91,37 @@ def test_claim_query_is_an_index_search_without_temporary_btree(tmp_path):
     assert not any(step.startswith("SCAN job") and "INDEX" not in step for step in plan), text
 
 
-def test_lease_recovery_query_uses_its_partial_index(tmp_path):
+def test_lease_recovery_query_is_an_index_search_on_running_jobs(tmp_path):
     path = tmp_path / "plan.db"
     JobQueue.open(path).close()
-    text = " | ".join(_plan(path, store.EXPIRED_SQL, (0.0,)))
-    assert "job_lease" in text, text
+    for sql in (store.EXPIRED_SQL, store.ANY_EXPIRED_SQL):
+        text = " | ".join(_plan(path, sql, (0.0,)))
+        assert "SEARCH job USING INDEX job_state_created (state=?)" in text, text
+
+
+def test_a_version_1_database_is_upgraded_and_keeps_its_jobs(tmp_path):
+    """A file written by the first release (schema 1, with its lease index)."""
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    db = peewee.SqliteDatabase(str(path))
+    store._unbound.initialize(db)
+    store._migrate_to_1(db)
+    db.execute_sql("CREATE INDEX job_lease ON job (lease_expires_at)"
+                   " WHERE state = 'processing'")
+    db.execute_sql("PRAGMA user_version = 1")
+    db.execute_sql("INSERT INTO job (id, command, state, queue, priority, attempts,"
+                   " max_retries, run_at, created_at, updated_at) VALUES"
+                   " ('kept', 'echo old', 'pending', 'default', 0, 0, 3, 0, 0, 0)")
+    db.close()
+    queue = JobQueue.open(path)
+    assert queue.get("kept").command == "echo old"
+    queue.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
+                                              " WHERE type = 'index'")}
+    assert "job_lease" not in indexes and "job_runnable" in indexes
 
 
 @pytest.mark.parametrize("xdg", [None, "/tmp/xdg-data"])
