@@ -14,6 +14,19 @@ from tests.conftest import db_snapshot
 TIMESTAMP_FIELDS = ("run_at", "created_at", "updated_at")
 
 
+def test_bare_queuectl_without_a_terminal_prints_help(cli):
+    result = cli()
+    assert result.out.startswith("Usage: queuectl")
+    assert "enqueue" in result.out and "worker" in result.out
+
+
+def test_tui_without_a_terminal_says_so(cli):
+    result = cli("tui", check=False)
+    assert result.returncode == 1
+    assert result.err == "Error: the TUI needs a terminal; for scripts use the subcommands " \
+        "(queuectl --help)\n"
+
+
 def test_version(cli):
     result = cli("--version")
     assert result.out.startswith("queuectl, version ")

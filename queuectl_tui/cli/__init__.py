@@ -103,6 +103,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
         db = default_path()
     ctx.obj = AppContext(db)
     if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            click.echo(ctx.get_help())  # a script or a pipe: no screen to draw on
+            return
         from queuectl_tui.cli.tui import tui
 
         ctx.invoke(tui)
