@@ -28,7 +28,6 @@ SCHEMA_VERSION = 2
 # How long a statement waits for another process's lock before "database is locked".
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
-RUNNABLE_STATES = ("pending", "failed")
 FINISHED_STATES = ("completed", "dead", "cancelled")
 
 # Models are bound to a database when a store is opened (see ``open_store``).
@@ -217,13 +216,6 @@ def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
         for target in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[target](db)
             db.execute_sql(f"PRAGMA user_version = {int(target)}")
-
-
-def bound_database() -> SqliteDatabase:
-    """The database the models are bound to (the one ``open_store`` opened last)."""
-    if _unbound.obj is None:
-        raise StoreError("no database is open")
-    return _unbound.obj
 
 
 # --- The hot path: fixed statements, executed through the Peewee database. ---

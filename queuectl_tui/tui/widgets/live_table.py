@@ -47,10 +47,6 @@ class LiveTable(DataTable):
         self._order = []
 
     @property
-    def column_count(self) -> int:
-        return len(self._column_spec)
-
-    @property
     def selected_key(self) -> str | None:
         if not self._order or self.cursor_row < 0 or self.cursor_row >= self.row_count:
             return None
@@ -87,14 +83,10 @@ class LiveTable(DataTable):
                 self.sort("id", key=lambda cell: position[_plain(cell)])
             self._order = new_order
             if selected in new_cells:
-                self.move_cursor(row=position_of(new_order, selected), scroll=False)
+                self.move_cursor(row=new_order.index(selected), scroll=False)
 
     def _row_order(self) -> list[str]:
         return [self.coordinate_to_cell_key((i, 0))[0].value for i in range(self.row_count)]
-
-
-def position_of(order: list[str], key: str) -> int:
-    return order.index(key)
 
 
 def _plain(cell: Cell) -> str:
