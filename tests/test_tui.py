@@ -418,3 +418,24 @@ def test_narrow_terminal_drops_columns_instead_of_scrolling(seeded):
             assert table.selected_key == selected
 
     run(scenario())
+
+
+def test_command_palette_runs_actions_even_from_the_job_detail(seeded):
+    async def scenario():
+        app = make_app(str(seeded), workers=0)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: len(table_keys(app, "#jobs-table")) == 6, message="rows")
+            await pilot.press("enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "JobDetailScreen",
+                        message="the detail screen")
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette",
+                        message="the palette")
+            await pilot.press(*"retry all dead", "enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen",
+                        message="the retry-all confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: app.queue.counts()["dead"] == 0, message="retry all")
+            assert app.query_one("TabbedContent").active == "dlq"
+
+    run(scenario())

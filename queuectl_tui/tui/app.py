@@ -336,18 +336,44 @@ class QueuectlApp(App):
     # --- command palette -----------------------------------------------------
 
     def get_system_commands(self, screen: Screen):
+        """Every action by name (ctrl+p), besides Textual's own (themes, keys...)."""
         yield from super().get_system_commands(screen)
+        main = self.screen_stack[0]  # the panes live there, whatever screen is on top
+        jobs, dlq = main.query_one(JobsPane), main.query_one(DlqPane)
+
+        def on_pane(pane: str, action: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                while len(self.screen_stack) > 1:
+                    self.pop_screen()
+                self.action_show_pane(pane)
+                action()
+            return run
+
         for pane, title in (("jobs", "Jobs"), ("dlq", "DLQ"), ("workers", "Workers"),
                             ("config", "Config")):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} pane",
-                                partial(self.action_show_pane, pane))
+                                on_pane(pane, lambda: None))
         yield SystemCommand("New job", "Enqueue a shell command", self.action_new_job)
-        yield SystemCommand("Retry all dead jobs", "Move every DLQ job back to pending",
-                            self.query_one(DlqPane).action_retry_all)
-        yield SystemCommand("Add a worker", "Start one more embedded worker",
+        yield SystemCommand("Filter jobs by state", "Cycle the Jobs pane's state filter (f)",
+                            on_pane("jobs", jobs.action_cycle_filter))
+        yield SystemCommand("Search jobs", "Search ids and commands (/)",
+                            on_pane("jobs", jobs.action_search))
+        yield SystemCommand("Sort jobs", "Sort the Jobs pane by the next column (o)",
+                            on_pane("jobs", jobs.action_cycle_sort))
+        yield SystemCommand("Cancel the selected job", "Jobs pane (c)",
+                            on_pane("jobs", jobs.action_cancel_job))
+        yield SystemCommand("Retry the selected dead jobs", "DLQ: the marked ones, or the "
+                            "selected one (r)", on_pane("dlq", dlq.action_retry))
+        yield SystemCommand("Retry all dead jobs", "Move every DLQ job back to pending (R)",
+                            on_pane("dlq", dlq.action_retry_all))
+        yield SystemCommand("Delete the selected dead jobs", "DLQ, after a confirmation (x)",
+                            on_pane("dlq", dlq.action_delete))
+        yield SystemCommand("Add a worker", "Start one more embedded worker (+)",
                             lambda: self.scale_workers(self.supervisor.wanted + 1))
-        yield SystemCommand("Remove a worker", "One embedded worker finishes and exits",
+        yield SystemCommand("Remove a worker", "One embedded worker finishes and exits (-)",
                             lambda: self.scale_workers(self.supervisor.wanted - 1))
-        yield SystemCommand("Stop/start embedded workers", "Toggle all embedded workers",
+        yield SystemCommand("Stop/start embedded workers", "Toggle all embedded workers (s)",
                             self.toggle_workers)
-        yield SystemCommand("Help", "Every key", self.action_help)
+        yield SystemCommand("Help", "Every key (?)", self.action_help)
+        yield SystemCommand("Quit queuectl", "Asks first if embedded workers are busy (q)",
+                            self.action_quit_app)

@@ -96,7 +96,8 @@ class DlqPane(JobTablePane):
         self.app.run_domain(lambda q: q.retry_dead(targets), f"Retrying {label}")
 
     def action_retry_all(self) -> None:
-        total = self._snapshot.total if self._snapshot else 0
+        snapshot = self.app.last_snapshot  # its counts are current whatever the pane
+        total = snapshot.counts["dead"] if snapshot else 0
         if not total:
             self.app.notify("The DLQ is empty", severity="warning")
             return
