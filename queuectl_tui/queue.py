@@ -366,11 +366,13 @@ class JobQueue:
             raise NotFound(f"no job with id {job_id!r}")
         return job
 
-    def attempts(self, job_id: str) -> list[Attempt]:
+    def attempts(self, job_id: str, job: Job | None = None) -> list[Attempt]:
         """The job's runs in order: the failed ones from the attempt table, and the
-        successful last run from the job row (see ``finish``)."""
+        successful last run from the job row (see ``finish``). Pass the ``job`` if
+        it is at hand, to save reading it again."""
         runs = list(Attempt.select().where(Attempt.job == job_id).order_by(Attempt.id))
-        job = Job.get_or_none(Job.id == job_id)
+        if job is None:
+            job = Job.get_or_none(Job.id == job_id)
         if job is not None and job.state == "completed":
             runs.append(Attempt(job=job.id, number=job.attempts, worker_id=job.worker_id,
                                 started_at=job.started_at, finished_at=job.finished_at,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from queuectl_tui.cli import AppContext, pass_app
-from queuectl_tui.cli.output import job_dict, one_line, print_json, print_table
+from queuectl_tui.cli.output import job_dict, print_json, print_table
+from queuectl_tui.display import one_line
 from queuectl_tui.timeutil import now, relative
 
 

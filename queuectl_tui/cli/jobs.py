@@ -12,10 +12,10 @@ from queuectl_tui.cli.output import (
     attempt_dict,
     coloured_state,
     job_dict,
-    one_line,
     print_json,
     print_table,
 )
+from queuectl_tui.display import next_run, one_line
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.store import STATES
 from queuectl_tui.timeutil import human_delta, now, parse_duration, relative, to_local
@@ -171,7 +171,7 @@ def _print_jobs(jobs) -> None:
             _when(j, stamp),
             relative(j.updated_at, stamp),
             one_line(j.command),
-            one_line(j.last_error) if j.last_error else "",
+            one_line(j.last_error),
         ]
         for j in jobs
     ]
@@ -185,8 +185,9 @@ def _print_jobs(jobs) -> None:
 
 def _when(job, stamp: float) -> str:
     """The time that matters for the job's state: when it (re)runs, or ran."""
-    if job.state in ("pending", "failed"):
-        return "now" if job.run_at <= stamp else relative(job.run_at, stamp)
+    waiting = next_run(job.state, job.run_at, stamp)
+    if waiting is not None:
+        return waiting
     if job.state == "processing" and job.started_at is not None:
         return f"started {relative(job.started_at, stamp)}"
     return "-"
@@ -199,7 +200,7 @@ def _when(job, stamp: float) -> str:
 def show(app: AppContext, job_id: str, as_json: bool) -> None:
     """Show one job: every field, the attempt timeline, last error and output."""
     job = app.queue.get(job_id)
-    attempts = app.queue.attempts(job_id)
+    attempts = app.queue.attempts(job_id, job)
     if as_json:
         data = job_dict(job, with_output=True)
         data["attempt_history"] = [attempt_dict(a) for a in attempts]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from queuectl_tui.display import ELLIPSIS
 from queuectl_tui.store import Attempt, Job
 from queuectl_tui.timeutil import to_iso
 
@@ -24,8 +25,6 @@ STATE_COLOURS = {
     "cancelled": "bright_black",
 }
 
-# Columns (by index) a table may shorten when the terminal is narrow.
-_ELLIPSIS = "…"
 
 
 def job_dict(job: Job, with_output: bool = False) -> dict:
@@ -81,16 +80,6 @@ def coloured_state(state: str) -> str:
     return click.style(state, fg=STATE_COLOURS.get(state))
 
 
-def one_line(text: str | None, width: int | None = None) -> str:
-    """Flatten newlines and tabs so one value stays on one table row."""
-    if text is None:
-        return "-"
-    flat = " ".join(text.split())
-    if width is not None and len(flat) > width:
-        return flat[: max(width - 1, 0)] + _ELLIPSIS
-    return flat
-
-
 def _terminal_width() -> int:
     """$COLUMNS, else the terminal's width, else 120 (piped output is not cut short)."""
     try:
@@ -130,7 +119,7 @@ def print_table(
     for row in rows:
         cells = []
         for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
-            text = cell if len(cell) <= width else cell[: max(width - 1, 0)] + _ELLIPSIS
+            text = cell if len(cell) <= width else cell[: max(width - 1, 0)] + ELLIPSIS
             padded = text.ljust(width)
             cells.append(styles[i](padded) if i in styles else padded)
         click.echo("  ".join(cells).rstrip())

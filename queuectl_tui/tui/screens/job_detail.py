@@ -68,7 +68,8 @@ class JobDetailScreen(Screen):
     def load(self) -> None:
         queue = self.app.queue
         try:
-            detail = Detail(queue.get(self.job_id), queue.attempts(self.job_id))
+            job = queue.get(self.job_id)
+            detail = Detail(job, queue.attempts(self.job_id, job))
         except NotFound:
             detail = Detail(None, [])
         if not get_current_worker().is_cancelled:

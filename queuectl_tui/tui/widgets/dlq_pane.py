@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from queuectl_tui.display import one_line
 from queuectl_tui.timeutil import relative
 from queuectl_tui.tui.data import Snapshot
-from queuectl_tui.tui.widgets.format import flexible_widths, one_line
+from queuectl_tui.tui.widgets.format import flexible_widths
 from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
 from queuectl_tui.tui.widgets.live_table import LiveTable
 

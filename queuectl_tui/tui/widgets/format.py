@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from queuectl_tui.display import next_run, one_line
 from queuectl_tui.timeutil import human_delta, relative
 from queuectl_tui.tui.data import JobRow
 
@@ -21,17 +22,8 @@ def state_cell(state: str) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
 
 
-def one_line(text: str | None, width: int) -> str:
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 def run_at_cell(row: JobRow, now: float) -> str:
-    if row.state not in ("pending", "failed"):
-        return "-"
-    return "now" if row.run_at <= now else relative(row.run_at, now)
+    return next_run(row.state, row.run_at, now) or "-"
 
 
 def flexible_widths(total: int, fixed: int, share: float = 0.55) -> tuple[int, int]:
