@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import peewee
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
 
 _IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's limit
+# Jobs per write transaction of a bulk operator action: a few milliseconds of
+# holding the write lock each (see "Bulk rule" in JobQueue).
+BULK_CHUNK = 500
 
 
 class Claimed(NamedTuple):
@@ -279,61 +283,166 @@ class JobQueue:
         return recovered
 
     # --- operator actions ----------------------------------------------------
+    #
+    # Bulk rule: an operator action on many jobs works in chunks of BULK_CHUNK jobs,
+    # each chunk its own short write transaction, so workers and `enqueue` get the
+    # write lock between chunks instead of waiting for the whole operation. A chunk
+    # is all-or-nothing; an operation interrupted midway (killed, disk full) leaves
+    # the chunks before it done, in creation order, and running it again does the
+    # rest. Explicit ids are all checked first: an unknown id or one in the wrong
+    # state refuses the whole call and changes nothing; up to BULK_CHUNK ids are one
+    # transaction, check included, exactly as a single id is.
+    # Each ``apply`` below changes exactly the ids it is given, by primary key:
+    # they were checked in the same write transaction (adding ``AND state = ...``
+    # would make SQLite walk every job in that state, once per chunk).
 
-    def retry_dead(self, ids: Sequence[str] | None) -> list[str]:
-        """Move dead jobs back to pending with attempts reset (``ids=None``: all).
-
-        All-or-nothing: an unknown or non-dead id refuses the whole call.
-        """
+    def retry_dead(self, ids: Sequence[str] | None,
+                   on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
+        """Move dead jobs back to pending with attempts reset (``ids=None``: every job
+        dead when the call starts). Returns the ids retried; ``on_chunk`` hears each
+        chunk as it commits. See the bulk rule above."""
         stamp = now()
-        with self.db.atomic():
-            if ids is None:
-                targets = [j.id for j in Job.select(Job.id).where(Job.state == "dead")]
-            else:
-                targets = self._ids_in_states(ids, ("dead",), "retried from the DLQ")
-            for start in range(0, len(targets), _IN_CHUNK):
-                chunk = targets[start : start + _IN_CHUNK]
-                Job.update(
-                    state="pending", attempts=0, run_at=stamp, updated_at=stamp,
-                    worker_id=None, lease_expires_at=None, started_at=None, finished_at=None,
-                ).where(Job.id.in_(chunk), Job.state == "dead").execute()
-        if targets:
-            self.wake_workers()
-        return targets
 
-    def cancel(self, ids: Sequence[str]) -> list[str]:
+        def apply(chunk: list[str]) -> list[str]:
+            Job.update(
+                state="pending", attempts=0, run_at=stamp, updated_at=stamp,
+                worker_id=None, lease_expires_at=None, started_at=None, finished_at=None,
+            ).where(Job.id.in_(chunk)).execute()
+            return chunk
+
+        if ids is None:
+            # Jobs that die again while this runs (updated after ``stamp``) are not
+            # retried twice by one call: a job that fails at once cannot keep it going.
+            done = self._chunks_of_query(
+                lambda: self._oldest_ids(Job.state == "dead", Job.updated_at <= stamp),
+                apply, on_chunk)
+        else:
+            done = self._chunks_of_ids(ids, ("dead",), "retried from the DLQ", apply, on_chunk)
+        if done:
+            self.wake_workers()
+        return done
+
+    def cancel(self, ids: Sequence[str],
+               on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Cancel pending, failed or running jobs (a running one is stopped by its worker)."""
         stamp = now()
         allowed = ("pending", "failed", "processing")
-        with self.db.atomic():
-            targets = self._ids_in_states(ids, allowed, "cancelled")
-            for start in range(0, len(targets), _IN_CHUNK):
-                Job.update(
-                    state="cancelled", updated_at=stamp, finished_at=stamp,
-                    lease_expires_at=None,
-                ).where(Job.id.in_(targets[start : start + _IN_CHUNK]),
-                        Job.state.in_(allowed)).execute()
-        return targets
 
-    def delete(self, ids: Sequence[str]) -> list[str]:
+        def apply(chunk: list[str]) -> list[str]:
+            Job.update(
+                state="cancelled", updated_at=stamp, finished_at=stamp,
+                lease_expires_at=None,
+            ).where(Job.id.in_(chunk)).execute()
+            return chunk
+
+        return self._chunks_of_ids(ids, allowed, "cancelled", apply, on_chunk)
+
+    def delete(self, ids: Sequence[str],
+               on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Delete jobs that are not running, with their attempt history."""
         allowed = ("pending", "failed", "completed", "dead", "cancelled")
-        with self.db.atomic():
-            targets = self._ids_in_states(ids, allowed, "deleted")
-            for start in range(0, len(targets), _IN_CHUNK):
-                Job.delete().where(Job.id.in_(targets[start : start + _IN_CHUNK])).execute()
-        return targets
+
+        def apply(chunk: list[str]) -> list[str]:
+            Job.delete().where(Job.id.in_(chunk)).execute()
+            return chunk
+
+        return self._chunks_of_ids(ids, allowed, "deleted", apply, on_chunk)
 
     def purge(self, states: Sequence[str], older_than: float | None = None) -> int:
-        """Delete finished jobs in ``states``, optionally only those finished before a time."""
+        """Delete finished jobs in ``states`` (those finished before ``older_than``, if
+        given) with their history; returns how many. In chunks: see the bulk rule."""
         bad = [s for s in states if s not in store.FINISHED_STATES]
         if bad:
             raise InvalidInput(f"only finished jobs can be purged, not {bad[0]!r}")
-        query = Job.delete().where(Job.state.in_(list(states)))
-        if older_than is not None:
-            query = query.where(Job.updated_at < older_than)
-        with self.db.atomic():
-            return query.execute()
+        # Only what was finished when the call started: a busy queue cannot keep it going.
+        cutoff = now() if older_than is None else min(older_than, now())
+        purged = 0
+        for state in dict.fromkeys(states):  # one state at a time: each walks its index
+            while True:
+                started = time.monotonic()
+                with self.db.atomic():
+                    chunk = Job.select(Job.id).where(
+                        Job.state == state, Job.updated_at <= cutoff).limit(BULK_CHUNK)
+                    deleted = Job.delete().where(Job.id.in_(chunk)).execute()
+                purged += deleted
+                if deleted < BULK_CHUNK:
+                    break
+                _let_others_write(started)
+        return purged
+
+    def vacuum(self) -> tuple[int, int]:
+        """Give the space of deleted rows back to the file system (after a purge).
+
+        VACUUM rewrites the whole database and holds the write lock while it runs
+        (seconds for a large file), so it is a separate, explicit step. Returns the
+        database size in bytes before and after.
+        """
+        before = self._size()
+        self.db.execute_sql("VACUUM")
+        # In WAL mode the rewritten pages go to the WAL first: fold them back in.
+        self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return before, self._size()
+
+    def _size(self) -> int:
+        pages = self.db.execute_sql("PRAGMA page_count").fetchone()[0]
+        return pages * self.db.execute_sql("PRAGMA page_size").fetchone()[0]
+
+    def _oldest_ids(self, *conditions) -> list[str]:
+        """The next chunk of ids matching ``conditions``, oldest first (the index
+        order of ``(state, created_at)``: no sort)."""
+        query = Job.select(Job.id).where(*conditions).order_by(Job.created_at)
+        return [job_id for (job_id,) in query.limit(BULK_CHUNK).tuples()]
+
+    def _chunks_of_query(self, next_chunk: Callable[[], list[str]],
+                         apply: Callable[[list[str]], list[str]],
+                         on_chunk: Callable[[list[str]], None] | None) -> list[str]:
+        """``apply`` to ``next_chunk()`` until it is empty, one transaction each."""
+        done: list[str] = []
+        while True:
+            started = time.monotonic()
+            with self.db.atomic():
+                chunk = next_chunk()
+                changed = apply(chunk) if chunk else []
+            if not chunk:
+                return done
+            done.extend(changed)
+            if on_chunk is not None and changed:
+                on_chunk(changed)
+            _let_others_write(started)
+
+    def _chunks_of_ids(self, ids: Sequence[str], allowed: Sequence[str], verb: str,
+                       apply: Callable[[list[str]], list[str]],
+                       on_chunk: Callable[[list[str]], None] | None) -> list[str]:
+        """``apply`` to the given ids after checking them all (see the bulk rule)."""
+        unique = list(dict.fromkeys(ids))
+        if len(unique) > BULK_CHUNK:
+            with self.db.atomic("DEFERRED"):  # one snapshot for the check, no write lock
+                self._ids_in_states(unique, allowed, verb)
+        done: list[str] = []
+        for start in range(0, max(len(unique), 1), BULK_CHUNK):
+            started = time.monotonic()
+            with self.db.atomic():
+                # Checked again under the write lock: the one check for a short list;
+                # for a long one, skip what another process moved on meanwhile.
+                chunk = unique[start : start + BULK_CHUNK]
+                if len(unique) <= BULK_CHUNK:
+                    chunk = self._ids_in_states(chunk, allowed, verb)
+                else:
+                    chunk = self._still_in(chunk, allowed)
+                changed = apply(chunk) if chunk else []
+            done.extend(changed)
+            if on_chunk is not None and changed:
+                on_chunk(changed)
+            if start + BULK_CHUNK < len(unique):
+                _let_others_write(started)
+        return done
+
+    def _still_in(self, ids: list[str], allowed: Sequence[str]) -> list[str]:
+        """Those of ``ids`` (at most BULK_CHUNK) still in an allowed state, in order.
+        (The state is filtered here, not in SQL: ``id IN (...) AND state = ...`` makes
+        SQLite walk the state index, every job in that state, instead of 500 lookups.)"""
+        states = dict(Job.select(Job.id, Job.state).where(Job.id.in_(ids)).tuples())
+        return [job_id for job_id in ids if states.get(job_id) in allowed]
 
     def _ids_in_states(self, ids: Sequence[str], allowed: Sequence[str], verb: str) -> list[str]:
         """Check that every id exists and is in an allowed state; called inside the
@@ -359,9 +468,20 @@ class JobQueue:
 
     # --- reading -------------------------------------------------------------
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, output_tail: int | None = None) -> Job:
+        """One job. With ``output_tail``, ``job.output`` holds only the last
+        ``output_tail`` characters of the captured output (SQLite cuts it, so a large
+        output is never loaded) and ``job.output_bytes`` its whole size in bytes."""
         _storable(job_id)
-        job = Job.get_or_none(Job.id == job_id)
+        query = Job.select()
+        if output_tail is not None:
+            fields = [f for f in Job._meta.sorted_fields if f is not Job.output]
+            query = Job.select(
+                *fields,
+                peewee.fn.substr(Job.output, -max(output_tail, 1)).alias("output"),
+                peewee.fn.length(Job.output.cast("BLOB")).coerce(False).alias("output_bytes"),
+            )
+        job = query.where(Job.id == job_id).get_or_none()
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
         return job
@@ -401,6 +521,13 @@ class JobQueue:
                                        else Job.created_at))
         latest = list(query.order_by(Job.created_at.desc()).limit(limit))
         return latest if newest_first else latest[::-1]
+
+    def each_job(self, state: str | None = None) -> Iterator[tuple]:
+        """Every job in ``state`` in creation order, as light named tuples with the
+        fields of ``Job`` but its output, read as they are consumed: `list --json`
+        on 150,000 jobs needs neither a model object per row nor a list of them."""
+        query = self._matching(state, None).order_by(Job.created_at)
+        return iter(query.namedtuples().iterator())
 
     def page(
         self,
@@ -452,6 +579,16 @@ def _storable(job_id: str) -> None:
         job_id.encode("utf-8")
     except UnicodeEncodeError:
         raise NotFound(f"no job with id {job_id!r}") from None
+
+
+def _let_others_write(chunk_started: float) -> None:
+    """Pause between the chunks of a bulk action, as long as the last chunk held the
+    write lock (at most 50 ms). SQLite's lock waiting is unfair: a waiting process
+    sleeps in its busy handler (up to 100 ms at a time) and would miss a window of
+    microseconds between two chunks; a pause as long as the chunk gives it an even
+    chance at every wake-up, at the price of the bulk action taking about twice
+    as long."""
+    time.sleep(min(time.monotonic() - chunk_started, 0.05))
 
 
 def _after_failure(

@@ -13,14 +13,20 @@ from queuectl_tui.cli.output import (
     coloured_state,
     job_dict,
     print_json,
+    print_json_array,
     print_table,
+    shown,
+    to_terminal,
 )
-from queuectl_tui.display import next_run, one_line
+from queuectl_tui.display import next_run, one_line, visible
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.store import STATES
 from queuectl_tui.timeutil import human_delta, now, parse_duration, relative, to_local
 
 DEFAULT_LIST_LIMIT = 50
+# What `show` prints of a job's output on a terminal (the rest: --full, or a pipe).
+SHOW_TAIL_LINES = 200
+SHOW_TAIL_CHARS = 64 * 1024
 
 
 def _read_text(source: str, data: bytes) -> str:
@@ -146,11 +152,9 @@ def list_jobs(app: AppContext, state: str | None, limit: int | None, as_json: bo
     """List jobs, oldest first (the latest N of them)."""
     state = state.lower() if state else None
     if as_json:
-        jobs = app.queue.list_jobs(state, limit or None)
-        print_json([job_dict(j) for j in jobs])
+        print_jobs_json(app, state, limit)
         return
-    shown = DEFAULT_LIST_LIMIT if limit is None else (limit or None)
-    jobs = app.queue.list_jobs(state, shown)
+    jobs = app.queue.list_jobs(state, DEFAULT_LIST_LIMIT if limit is None else (limit or None))
     if not jobs:
         click.echo(f"No {state} jobs." if state else "No jobs.")
         return
@@ -158,6 +162,15 @@ def list_jobs(app: AppContext, state: str | None, limit: int | None, as_json: bo
     total = app.queue.count(state)
     if total > len(jobs):
         click.echo(f"(latest {len(jobs)} of {total} jobs; --limit 0 shows all)", err=True)
+
+
+def print_jobs_json(app: AppContext, state: str | None, limit: int | None) -> None:
+    """The `--json` listing: all jobs unless ``limit`` (users' scripts read the whole
+    list), streamed so that 150,000 of them fit in a few megabytes of memory."""
+    if limit:
+        print_json([job_dict(j) for j in app.queue.list_jobs(state, limit)])
+    else:
+        print_json_array(job_dict(j) for j in app.queue.each_job(state))
 
 
 def _print_jobs(jobs) -> None:
@@ -196,10 +209,19 @@ def _when(job, stamp: float) -> str:
 @click.command()
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its attempts as JSON.")
+@click.option("--full", is_flag=True,
+              help=f"Print all of the output (on a terminal: the last {SHOW_TAIL_LINES} lines).")
 @pass_app
-def show(app: AppContext, job_id: str, as_json: bool) -> None:
-    """Show one job: every field, the attempt timeline, last error and output."""
-    job = app.queue.get(job_id)
+def show(app: AppContext, job_id: str, as_json: bool, full: bool) -> None:
+    """Show one job: every field, the attempt timeline, last error and output.
+
+    On a terminal, control characters in the job's text are shown as symbols
+    (ESC as ␛) and only the end of a long output is printed; into a pipe or
+    with --json the text is exact and complete.
+    """
+    terminal = to_terminal()
+    job = app.queue.get(job_id, output_tail=None if as_json or full or not terminal
+                        else SHOW_TAIL_CHARS)
     attempts = app.queue.attempts(job_id, job)
     if as_json:
         data = job_dict(job, with_output=True)
@@ -216,7 +238,7 @@ def show(app: AppContext, job_id: str, as_json: bool) -> None:
         "none" if job.timeout == 0 else human_delta(job.timeout))
     fields = [
         ("id", job.id),
-        ("command", job.command),
+        ("command", shown(job.command)),
         ("state", state),
         ("priority", str(job.priority)),
         ("attempts", f"{job.attempts} of {max(job.max_retries, 1)}"),
@@ -228,10 +250,13 @@ def show(app: AppContext, job_id: str, as_json: bool) -> None:
         ("finished", to_local(job.finished_at)),
         ("worker", job.worker_id or "-"),
         ("exit code", "-" if job.exit_code is None else str(job.exit_code)),
-        ("last error", job.last_error or "-"),
+        ("last error", shown(job.last_error) or "-"),
     ]
+    # color=True: click would strip what looks like colour codes from the job's own
+    # text into a pipe, and piped output is byte-exact; our styles only go to a terminal.
     for name, value in fields:
-        click.echo(f"{click.style(name.ljust(11), bold=True)} {value}")
+        label = click.style(name.ljust(11), bold=True) if terminal else name.ljust(11)
+        click.echo(f"{label} {value}", color=True)
     click.echo()
     if attempts:
         rows = [
@@ -252,9 +277,29 @@ def show(app: AppContext, job_id: str, as_json: bool) -> None:
     click.echo()
     if job.output:
         click.echo(click.style("Output:", bold=True))
-        click.echo(job.output.rstrip("\n"))
+        if hasattr(job, "output_bytes"):
+            _print_output_tail(job.output, job.output_bytes)
+        else:
+            click.echo(shown(job.output.rstrip("\n")), color=True)
     else:
         click.echo("No output captured.")
+
+
+def _print_output_tail(tail: str, total_bytes: int) -> None:
+    """The last SHOW_TAIL_LINES lines of an output whose end is ``tail``, after a note
+    of how much is left out: on a terminal a screenful of the end beats 60 MB."""
+    start = 0
+    if len(tail.encode()) < total_bytes and "\n" in tail:
+        start = tail.index("\n") + 1  # the tail began mid-line: start at the next one
+    lines = tail[start:].rstrip("\n").split("\n")
+    for _ in range(len(lines) - SHOW_TAIL_LINES):
+        start = tail.index("\n", start) + 1
+    lines = lines[-SHOW_TAIL_LINES:]
+    earlier = total_bytes - len(tail[start:].encode())
+    if earlier > 0:
+        click.echo(click.style(f"… {earlier:,} earlier bytes not shown; --full shows all",
+                               dim=True))
+    click.echo(visible("\n".join(lines)))
 
 
 @click.command()
@@ -263,10 +308,11 @@ def show(app: AppContext, job_id: str, as_json: bool) -> None:
 def cancel(app: AppContext, job_ids: tuple[str, ...]) -> None:
     """Cancel pending, failed or running jobs (a running job is stopped by its worker).
 
-    All or nothing: if any id is unknown or already finished, nothing is cancelled.
+    If any id is unknown or already finished, nothing is cancelled. Many ids are
+    cancelled 500 at a time, each printed when its batch is committed.
     """
-    for job_id in app.queue.cancel(job_ids):
-        click.echo(f"Cancelled {job_id}")
+    app.queue.cancel(job_ids, on_chunk=lambda done: click.echo(
+        "\n".join(f"Cancelled {job_id}" for job_id in done)))
 
 
 @click.command()
@@ -275,9 +321,17 @@ def cancel(app: AppContext, job_ids: tuple[str, ...]) -> None:
 @click.option("--cancelled", is_flag=True, help="Purge cancelled jobs.")
 @click.option("--all", "purge_all", is_flag=True, help="Purge every finished job.")
 @click.option("--older-than", help="Only jobs last updated longer ago than this (e.g. 7d, 12h).")
+@click.option("--vacuum", is_flag=True,
+              help="Then give the freed space back to the file system (rewrites the "
+                   "database; other writers wait while it runs).")
 @pass_app
-def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than) -> None:
-    """Delete finished jobs and their history."""
+def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than, vacuum) -> None:
+    """Delete finished jobs and their history.
+
+    Jobs are deleted 500 at a time, so workers and enqueues keep going meanwhile;
+    if interrupted, running the command again deletes the rest. The file keeps
+    its size (SQLite reuses the space) unless --vacuum is given.
+    """
     states = [s for s, on in (("completed", completed), ("dead", dead),
                               ("cancelled", cancelled)) if on or purge_all]
     if not states:
@@ -285,3 +339,10 @@ def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than) ->
     before = now() - parse_duration(older_than) if older_than is not None else None
     count = app.queue.purge(states, before)
     click.echo(f"Purged {count} job{'s' if count != 1 else ''}")
+    if vacuum:
+        size_before, size_after = app.queue.vacuum()
+        click.echo(f"Database {_megabytes(size_before)} -> {_megabytes(size_after)}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
