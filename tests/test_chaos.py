@@ -204,9 +204,14 @@ def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
           f"{outcomes.count(batch)} committed, 0 partial")
 
 
-def test_killing_a_dlq_retry_leaves_all_or_nothing(cli, db_path):
+def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, db_path):
+    """The bulk rule (queue.py, "operator actions"): `dlq retry --all` works in
+    chunks of 500, each its own transaction, so other writers get in. Killed
+    midway, it leaves whole chunks retried, oldest first, every row either fully
+    retried or untouched; running it again retries the rest. (It used to be one
+    transaction, all or nothing, holding the write lock throughout.)"""
     cli("status")
-    count = 20_000
+    count = 8_000
     with sqlite3.connect(db_path) as conn:
         conn.executemany(
             "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
@@ -214,17 +219,23 @@ def test_killing_a_dlq_retry_leaves_all_or_nothing(cli, db_path):
             " 0, ?, 0)", [(f"d{n}", n) for n in range(count)])
     outcomes = []
     for trial in range(6):
-        dead_before = cli.json("status", "--json")["jobs"]["dead"]
-        _kill_during(["dlq", "retry", "--all"], cli.env, None, after=0.12 + 0.04 * trial)
+        _kill_during(["dlq", "retry", "--all"], cli.env, None, after=0.25 + 0.1 * trial)
         assert integrity(db_path) == "ok"
-        dead = cli.json("status", "--json")["jobs"]["dead"]
-        assert dead in (dead_before, 0), dead
-        outcomes.append(dead)
-        if dead == 0:
-            with sqlite3.connect(db_path) as conn:
-                conn.execute("UPDATE job SET state = 'dead', attempts = 1")
-    print(f"\ndlq retry killed 6 times: {sum(1 for d in outcomes if d)} rolled back, "
-          f"{outcomes.count(0)} committed, 0 partial")
+        with sqlite3.connect(db_path) as conn:
+            rows = conn.execute("SELECT state, attempts FROM job ORDER BY created_at").fetchall()
+        retried = sum(1 for state, _ in rows if state == "pending")
+        assert retried % 500 == 0, retried  # whole chunks only
+        assert rows[:retried] == [("pending", 0)] * retried  # a prefix, oldest first
+        assert rows[retried:] == [("dead", 1)] * (count - retried)
+        outcomes.append(retried)
+        assert "Retrying" in cli("dlq", "retry", "--all").out or retried == count
+        assert cli.json("status", "--json")["jobs"]["dead"] == 0  # the re-run did the rest
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("UPDATE job SET state = 'dead', attempts = 1")
+    print(f"\ndlq retry --all killed 6 times: {outcomes.count(0)} before the first chunk, "
+          f"{outcomes.count(count)} after the last, "
+          f"{sum(1 for o in outcomes if 0 < o < count)} midway ({outcomes}); "
+          "every re-run finished the rest")
 
 
 def test_kill_9_during_heavy_writes_leaves_a_consistent_database(cli, db_path):

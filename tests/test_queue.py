@@ -189,3 +189,27 @@ def test_bad_config_values_are_refused(queue, key, value):
     with pytest.raises(InvalidInput):
         queue.set_config(key, value)
     assert queue.config() == Config()
+
+
+def test_get_with_output_tail_reads_only_the_end_and_the_whole_size(queue):
+    queue.enqueue([spec(id="chatty"), spec(id="quiet")])
+    output = "é" * 10 + "\n" + "end ✓\n"
+    queue.complete(queue.claim("w", 30), "w", 0, output)
+    job = queue.get("chatty", output_tail=6)
+    assert (job.output, job.output_bytes) == ("end ✓\n", len(output.encode()))
+    assert queue.get("chatty", output_tail=10_000).output == output
+    assert queue.get("chatty").output == output and not hasattr(queue.get("chatty"),
+                                                                "output_bytes")
+    quiet = queue.get("quiet", output_tail=6)
+    assert (quiet.output, quiet.output_bytes) == (None, None)
+    with pytest.raises(NotFound):
+        queue.get("nope", output_tail=6)
+
+
+def test_each_job_streams_jobs_in_creation_order_without_output(queue):
+    queue.enqueue([spec(id=f"j{n}") for n in range(5)])
+    queue.complete(queue.claim("w", 30), "w", 0, "big output")
+    rows = list(queue.each_job())
+    assert [r.id for r in rows] == [f"j{n}" for n in range(5)]
+    assert not hasattr(rows[0], "output")
+    assert [r.id for r in queue.each_job("completed")] == ["j0"]
