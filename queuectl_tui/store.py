@@ -174,6 +174,11 @@ JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 # How long a forced checkpoint waits for readers to leave the WAL.
 CHECKPOINT_WAIT_MS = 2000
+# SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
+# full disk that is more than the free space: the WAL would never be reset and
+# would fill any space freed. So it comes sooner, after a quarter of the free space.
+AUTOCHECKPOINT_PAGES = 1000
+MIN_AUTOCHECKPOINT_PAGES = 8
 
 
 def default_path() -> str:
@@ -219,7 +224,7 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     try:
         version = _inspect(path)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from None
+        raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
     db = SqliteDatabase(
         path,
         # synchronous=NORMAL: in WAL mode, no fsync per commit (see README: a power
@@ -238,6 +243,7 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
             _upgrade(db, path, version)
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
         raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
@@ -342,9 +348,24 @@ def describe_error(exc: BaseException, path: str | None = None,
     else the root cause (never the masking rollback error)."""
     if path is None:
         path = bound_path()
-    if is_disk_full(exc):
+    if is_disk_full(exc) or (_is_io_error(exc) and _no_free_space(path)):
         return f"database or disk is full: {path}"
     return f"{prefix}: {root_error(exc)}"
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    # Creating the -shm file on a full disk fails as "disk I/O error", not SQLITE_FULL.
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None and exc.args and isinstance(exc.args[0], sqlite3.Error):
+        code = getattr(exc.args[0], "sqlite_errorcode", None)  # Peewee's wrapper
+    return code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+
+
+def _no_free_space(path: str | None) -> bool:
+    try:
+        return os.statvfs(os.path.dirname(path or "") or ".").f_bavail == 0
+    except OSError:
+        return False
 
 
 def bound_path() -> str | None:
@@ -363,8 +384,22 @@ def relieve_full_disk(db: SqliteDatabase | None = None) -> None:
         return
     try:
         db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.Error):
         pass
+
+
+def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
+    """Set the automatic checkpoint to a quarter of the disk's free space (at most
+    SQLite's 1000 pages), so a WAL is reset and reused before it can fill the disk."""
+    try:
+        fs = os.statvfs(os.path.dirname(db.database) or ".")
+    except OSError:
+        return
+    page_size = 4096
+    pages = fs.f_bavail * fs.f_frsize // page_size // 4
+    pages = max(MIN_AUTOCHECKPOINT_PAGES, min(AUTOCHECKPOINT_PAGES, pages))
+    db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
 
 def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
@@ -374,9 +409,10 @@ def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -
     a reader inside the WAL, so it is never reset and grows without bound (297 MB
     after 20,000 jobs with 8 workers). A TRUNCATE checkpoint holds off new
     writers and waits (up to CHECKPOINT_WAIT_MS) for readers to leave, then
-    empties the file. Workers call this from their housekeeping; it costs one
-    stat() when the WAL is small. Returns True if it checkpointed completely.
+    empties the file. Workers call this from their housekeeping; it costs a
+    stat() and a statvfs() when the WAL is small. Returns True if it checkpointed.
     """
+    fit_checkpoints_to_free_space(db)
     try:
         if os.stat(db.database + "-wal").st_size <= limit:
             return False
