@@ -69,6 +69,10 @@ def test_full_disk_is_reported_plainly_and_reading_still_works(small_disk):
     # A job whose worker died: reading commands would take it back, which writes.
     queue.db.execute_sql("UPDATE job SET state = 'processing', attempts = 1,"
                          " worker_id = 'elsewhere-1-ab', lease_expires_at = 1")
+    # And a dead worker's row, which listing workers sweeps away (a write too).
+    queue.db.execute_sql("INSERT INTO worker (id, pid, hostname, owner, state, started_at,"
+                         " heartbeat_at, jobs_done, jobs_failed) VALUES ('gone', 999999,"
+                         " 'elsewhere', 'cli', 'running', 1, 1, 0, 0)")
     # `queue` stays open like a running worker's connection: the WAL stays in use.
     fill(small_disk)
     before = db_snapshot(db)
