@@ -13,6 +13,8 @@ import os
 import socket
 from typing import NamedTuple
 
+import peewee
+
 from queuectl_tui.store import Job, Worker
 from queuectl_tui.timeutil import now
 
@@ -76,7 +78,10 @@ def live_workers(lease_seconds: float) -> list[WorkerInfo]:
     rows = list(Worker.select().order_by(Worker.started_at, Worker.id))
     dead = [r.id for r in rows if not _is_alive(r, stale_before, host)]
     if dead:
-        Worker.delete().where(Worker.id.in_(dead)).execute()
+        try:  # a reader on a full disk or a read-only file still lists
+            Worker.delete().where(Worker.id.in_(dead)).execute()
+        except peewee.DatabaseError:
+            pass
     alive = [r for r in rows if r.id not in set(dead)]
     current = dict(
         Job.select(Job.worker_id, Job.id)

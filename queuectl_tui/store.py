@@ -8,9 +8,11 @@ through the ORM costs ~40x more than executing them (design: "Measured facts").
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import sys
+import urllib.parse
 
 import peewee
 from peewee import (
@@ -22,9 +24,15 @@ from peewee import (
     TextField,
 )
 
+from queuectl_tui import files
 from queuectl_tui.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# PRAGMA application_id of every queuectl database ("QCTL"), set when it is created
+# or upgraded to version 3: how a file is recognised as ours before anything is written.
+APPLICATION_ID = 0x5143544C
+# Tables a queuectl database of version 1 or 2 (before the application id) has.
+QUEUECTL_TABLES = frozenset({"job", "attempt", "worker", "setting"})
 # How long a statement waits for another process's lock before "database is locked".
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
@@ -88,6 +96,8 @@ class Worker(BaseModel):
     heartbeat_at = FloatField()
     jobs_done = IntegerField(default=0)
     jobs_failed = IntegerField(default=0)
+    # The worker's doorbell address (random, see doorbell.py); null: none, poll only.
+    doorbell = TextField(null=True)
 
 
 class Setting(BaseModel):
@@ -125,8 +135,50 @@ def _migrate_to_2(db: SqliteDatabase) -> None:
     db.execute_sql("DROP INDEX IF EXISTS job_lease")
 
 
+# The sorts the TUI offers (queue.SORT_COLUMNS), with and without a state filter
+# (the Jobs pane's filter, the DLQ pane's state = 'dead'): without them a page at
+# a million rows sorts the whole table in a temporary B-tree. created_at is the
+# tie-breaker ``JobQueue.page`` adds. id sorts use the primary key's index, and
+# state sorts job_state_created. Indexes that hold attempts or updated_at change
+# with every claim and finish; the bench figures in the README include them.
+SORT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS job_state_updated ON job (state, updated_at, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_updated ON job (updated_at, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_state_priority ON job (state, priority, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_state_attempts ON job (state, attempts, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_attempts ON job (attempts, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_state_run_at ON job (state, run_at, created_at)",
+    "CREATE INDEX IF NOT EXISTS job_run_at ON job (run_at, created_at)",
+)
+
+
+def _migrate_to_3(db: SqliteDatabase) -> None:
+    # The application id marks the file as ours (see _inspect), the doorbell
+    # column holds each worker's unpredictable wake-up address, and the sort
+    # indexes keep the TUI's pages index-ordered at a million rows.
+    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    columns = {row[1] for row in db.execute_sql("PRAGMA table_info(worker)").fetchall()}
+    if "doorbell" not in columns:  # a version-1 file made by this code already has it
+        db.execute_sql("ALTER TABLE worker ADD COLUMN doorbell TEXT")
+    for statement in SORT_INDEXES:
+        db.execute_sql(statement)
+
+
 # version -> function that brings a database from version-1 to version.
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+
+# Largest WAL file kept after a checkpoint resets it (SQLite truncates it to this),
+# and the size past which a worker forces a checkpoint (``checkpoint_if_large``).
+JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
+# How long a forced checkpoint waits for readers to leave the WAL.
+CHECKPOINT_WAIT_MS = 2000
+# SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
+# full disk that is more than the free space: the WAL would never be reset and
+# would fill any space freed. So it comes sooner, after a quarter of the free space.
+AUTOCHECKPOINT_PAGES = 1000
+MIN_AUTOCHECKPOINT_PAGES = 8
 
 
 def default_path() -> str:
@@ -146,54 +198,100 @@ def default_path() -> str:
     return os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False), "queuectl.db")
 
 
-def _create_private_file(path: str) -> None:
-    """Make the file (and missing parents) readable by its owner only."""
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
-def open_store(path: str | os.PathLike[str]) -> SqliteDatabase:
+def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -> SqliteDatabase:
     """Open (creating on first use) the database at ``path`` and bind the models.
 
-    Raises ``StoreError`` for a file that is not a SQLite database, belongs to
-    another program, or was written by a newer queuectl; such a file is left
-    exactly as it was.
+    Raises ``StoreError`` for anything that is not a queuectl database: a file
+    that is not SQLite, one of another program, one written by a newer
+    queuectl, a non-regular file (``/dev/null``), a dangling symlink, or (unless
+    ``allow_shared``, default ``$QUEUECTL_ALLOW_SHARED``) a file or folder other
+    users can write. Such a file is refused before a byte of it is written.
     """
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if os.path.isdir(path):
-        raise StoreError(f"{path} is a directory, not a database file")
+    given = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if allow_shared is None:
+        allow_shared = files.allow_shared_from_env()
+    path = files.resolve_database_path(given)
+    files.check_regular(path)
+    if path != given:  # whoever can write the link's folder can swap the link
+        files.check_private(given, allow_shared)
+    files.check_private(path, allow_shared)
     try:
-        _create_private_file(path)
+        files.create_private_file(path)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StoreError(f"database or disk is full: {path}") from None
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+    try:
+        version = _inspect(path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
     db = SqliteDatabase(
         path,
         # synchronous=NORMAL: in WAL mode, no fsync per commit (see README: a power
         # loss may lose the last commits, never consistency). mmap: reading pages
-        # another process just wrote costs no read() calls.
-        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1), ("mmap_size", 268435456)],
+        # another process just wrote costs no read() calls. journal_size_limit: a
+        # WAL that a busy moment grew is cut back when a checkpoint resets it.
+        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1), ("mmap_size", 268435456),
+                 ("journal_size_limit", JOURNAL_SIZE_LIMIT)],
         timeout=BUSY_TIMEOUT_SECONDS,
         lock_type="IMMEDIATE",  # every write transaction takes the lock up front
     )
     try:
         db.connect()
         _unbound.initialize(db)
-        version = db.execute_sql("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
             _upgrade(db, path, version)
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
-        raise StoreError(f"cannot open {path}: {exc}") from None
+        raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
     except StoreError:
         db.close()
         raise
     return db
+
+
+def _inspect(path: str) -> int:
+    """Decide, through a read-only connection, whether ``path`` is ours; returns its
+    schema version (0: empty, to be created).
+
+    Ours: the queuectl application id; or (written before version 3) no
+    application id, version 1 or 2 and exactly our tables; or an empty file.
+    Anything else is another program's, and is refused before we write.
+    """
+    uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    objects = 0
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == APPLICATION_ID and version >= 3:
+            tables = QUEUECTL_TABLES  # the usual case: no need to read the schema
+        else:
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%'")}
+            objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        conn.close()
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} was written by a newer queuectl (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade queuectl"
+            )
+        return version
+    if app_id == 0 and version == 0 and objects == 0:
+        return 0  # an empty database: nothing in it to damage
+    if app_id == 0 and version in (1, 2) and tables == QUEUECTL_TABLES:
+        return version  # queuectl before version 3 (no application id yet)
+    what = [f"application_id {app_id:#x}"] if app_id else []
+    what.append(f"user_version {version}")
+    what.append("tables: " + (", ".join(sorted(tables)[:5]) or "none"))
+    raise StoreError(f"{path} is a SQLite database of another program ({'; '.join(what)});"
+                     " refusing to touch it")
 
 
 def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
@@ -203,19 +301,133 @@ def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
             f"{path} was written by a newer queuectl (schema {version}, this one "
             f"knows {SCHEMA_VERSION}); upgrade queuectl"
         )
-    if version == 0:
-        foreign = set(db.get_tables()) - {m._meta.table_name for m in MODELS}
-        if foreign:
-            raise StoreError(
-                f"{path} is a SQLite database of another program "
-                f"(tables: {', '.join(sorted(foreign)[:5])}); refusing to touch it"
-            )
     with db.atomic():
         # Re-read under the write lock: another process may have just done it.
         current = db.execute_sql("PRAGMA user_version").fetchone()[0]
         for target in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[target](db)
             db.execute_sql(f"PRAGMA user_version = {int(target)}")
+
+
+# --- Errors: what a failed statement means for the user ------------------------
+
+_MASKING = ("cannot rollback - no transaction is active",
+            "cannot commit - no transaction is active")
+
+
+def root_error(exc: BaseException) -> BaseException:
+    """The error that started it: when SQLite rolled a transaction back by itself
+    (disk full, I/O error), ``atomic()``'s own rollback then fails with "cannot
+    rollback - no transaction is active", which would hide the real cause."""
+    seen = set()
+    while str(exc) in _MASKING and exc.__context__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__context__
+    return exc
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL (or ENOSPC) anywhere in the error's chain."""
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if "database or disk is full" in str(current):
+            return True
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def describe_error(exc: BaseException, path: str | None = None,
+                   prefix: str = "database error") -> str:
+    """One line for the user: "database or disk is full: PATH" for a full disk,
+    else the root cause (never the masking rollback error)."""
+    if path is None:
+        path = bound_path()
+    if is_disk_full(exc) or (_is_io_error(exc) and _no_free_space(path)):
+        return f"database or disk is full: {path}"
+    return f"{prefix}: {root_error(exc)}"
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    # Creating the -shm file on a full disk fails as "disk I/O error", not SQLITE_FULL.
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None and exc.args and isinstance(exc.args[0], sqlite3.Error):
+        code = getattr(exc.args[0], "sqlite_errorcode", None)  # Peewee's wrapper
+    return code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+
+
+def _no_free_space(path: str | None) -> bool:
+    try:
+        return os.statvfs(os.path.dirname(path or "") or ".").f_bavail == 0
+    except OSError:
+        return False
+
+
+def bound_path() -> str | None:
+    """The file of the database the models are bound to (None before ``open_store``)."""
+    db = _unbound.obj
+    return getattr(db, "database", None)
+
+
+def relieve_full_disk(db: SqliteDatabase | None = None) -> None:
+    """After a write failed on a full disk: move the WAL's pages into the database
+    and truncate the WAL, so that freeing space (or this alone) lets the next
+    write through. Without it the WAL, never reaching the auto-checkpoint size,
+    stays as large as the free space allows and fills any space freed."""
+    db = db or _unbound.obj
+    if db is None:
+        return
+    try:
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        fit_checkpoints_to_free_space(db)
+    except (peewee.DatabaseError, sqlite3.Error):
+        pass
+
+
+def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
+    """Set the automatic checkpoint to a quarter of the disk's free space (at most
+    SQLite's 1000 pages), so a WAL is reset and reused before it can fill the disk."""
+    try:
+        fs = os.statvfs(os.path.dirname(db.database) or ".")
+    except OSError:
+        return
+    page_size = 4096
+    pages = fs.f_bavail * fs.f_frsize // page_size // 4
+    pages = max(MIN_AUTOCHECKPOINT_PAGES, min(AUTOCHECKPOINT_PAGES, pages))
+    db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
+
+def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
+    """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
+
+    SQLite's automatic checkpoint is passive: with many workers there is always
+    a reader inside the WAL, so it is never reset and grows without bound (297 MB
+    after 20,000 jobs with 8 workers). A TRUNCATE checkpoint holds off new
+    writers and waits (up to CHECKPOINT_WAIT_MS) for readers to leave, then
+    empties the file. Workers call this from their housekeeping; it costs a
+    stat() and a statvfs() when the WAL is small. Returns True if it checkpointed.
+    """
+    fit_checkpoints_to_free_space(db)
+    try:
+        if os.stat(db.database + "-wal").st_size <= limit:
+            return False
+    except OSError:
+        return False
+    conn = db.connection()
+    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 # --- The hot path: fixed statements, executed through the Peewee database. ---

@@ -137,3 +137,143 @@ def test_default_path_is_the_platformdirs_user_data_dir(monkeypatch, xdg):
     expected = os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False),
                             "queuectl.db")
     assert store.default_path() == expected
+
+
+# --- issue 9, item 7: a foreign SQLite file is never modified -------------------
+
+
+def _foreign_database(path, user_version: int, with_table: bool) -> None:
+    """A rollback-journal SQLite file of another program (WAL never switched on)."""
+    conn = sqlite3.connect(path)
+    if with_table:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO notes (body) VALUES ('keep me [b]as is[/b]')")
+    conn.execute(f"PRAGMA user_version = {user_version}")
+    conn.commit()
+    conn.close()
+
+
+# (An empty SQLite file, with no tables and user_version 0, holds nothing to protect:
+# it is initialised like a new file.)
+@pytest.mark.parametrize(("user_version", "with_table"),
+                         [(0, True), (1, True), (1, False), (2, True), (2, False)])
+def test_foreign_sqlite_file_is_refused_before_a_byte_is_written(tmp_path, user_version,
+                                                                 with_table):
+    path = tmp_path / "other.db"
+    _foreign_database(path, user_version, with_table)
+    before = path.read_bytes()
+    assert before[18:20] == b"\x01\x01"  # rollback journal: WAL not switched on
+    with pytest.raises(StoreError, match="another program"):
+        JobQueue.open(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no -wal/-journal
+
+
+def test_file_of_another_program_with_our_table_names_is_refused(tmp_path):
+    """Tables named like ours are not enough: another application id says no."""
+    path = tmp_path / "lookalike.db"
+    JobQueue.open(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA application_id = 1234")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="another program"):
+        JobQueue.open(path)
+    assert path.read_bytes() == before
+
+
+def test_version_1_file_missing_our_tables_is_refused(tmp_path):
+    path = tmp_path / "half.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE job (id TEXT PRIMARY KEY)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="another program"):
+        JobQueue.open(path)
+    assert path.read_bytes() == before
+
+
+def test_new_database_carries_the_queuectl_application_id(tmp_path):
+    path = tmp_path / "new.db"
+    JobQueue.open(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
+    conn.close()
+
+
+def test_cli_refuses_a_foreign_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "other.db"
+    _foreign_database(path, 2, True)
+    before = path.read_bytes()
+    result = subprocess.run([sys.executable, "-m", "queuectl_tui", "--db", str(path), "status"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "another program" in lines[0]
+    assert path.read_bytes() == before
+
+
+# The schema a version-2 queuectl wrote, frozen (the models have moved on since).
+V2_SCHEMA = (
+    'CREATE TABLE "job" ("id" TEXT NOT NULL PRIMARY KEY, "command" TEXT NOT NULL, "state" TEXT'
+    ' NOT NULL, "queue" TEXT NOT NULL, "priority" INTEGER NOT NULL, "attempts" INTEGER NOT NULL,'
+    ' "max_retries" INTEGER NOT NULL, "timeout" REAL, "run_at" REAL NOT NULL, "created_at" REAL'
+    ' NOT NULL, "updated_at" REAL NOT NULL, "started_at" REAL, "finished_at" REAL, "worker_id"'
+    ' TEXT, "lease_expires_at" REAL, "exit_code" INTEGER, "last_error" TEXT, "output" TEXT)',
+    'CREATE TABLE "attempt" ("id" INTEGER NOT NULL PRIMARY KEY, "job_id" TEXT NOT NULL, "number"'
+    ' INTEGER NOT NULL, "worker_id" TEXT, "started_at" REAL, "finished_at" REAL NOT NULL,'
+    ' "exit_code" INTEGER, "error" TEXT, "retry_at" REAL, FOREIGN KEY ("job_id") REFERENCES'
+    ' "job" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "attempt_job_id" ON "attempt" ("job_id")',
+    'CREATE TABLE "setting" ("key" TEXT NOT NULL PRIMARY KEY, "value" TEXT NOT NULL)',
+    'CREATE TABLE "worker" ("id" TEXT NOT NULL PRIMARY KEY, "pid" INTEGER NOT NULL, "hostname"'
+    ' TEXT NOT NULL, "owner" TEXT NOT NULL, "state" TEXT NOT NULL, "started_at" REAL NOT NULL,'
+    ' "heartbeat_at" REAL NOT NULL, "jobs_done" INTEGER NOT NULL, "jobs_failed" INTEGER'
+    ' NOT NULL)',
+    "CREATE INDEX job_runnable ON job (priority DESC, run_at, created_at)"
+    " WHERE state IN ('pending', 'failed')",
+    "CREATE INDEX job_state_created ON job (state, created_at)",
+    "CREATE INDEX job_created ON job (created_at)",
+)
+
+
+def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
+    """A file written by the second release: no application id, no doorbell column,
+    no sort indexes. It is recognised by its tables and gets all three."""
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for statement in V2_SCHEMA:
+        conn.execute(statement)
+    conn.execute("INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
+                 " run_at, created_at, updated_at) VALUES ('kept', 'echo \"[b]old[/b]\"',"
+                 " 'dead', 'default', 5, 3, 3, 0, 0, 0)")
+    conn.execute("INSERT INTO attempt (job_id, number, finished_at, exit_code, error)"
+                 " VALUES ('kept', 3, 1, 1, 'boom')")
+    conn.execute("INSERT INTO setting (key, value) VALUES ('max_retries', '7')")
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.commit()
+    conn.close()
+    queue = JobQueue.open(path)
+    job = queue.get("kept")
+    assert (job.command, job.state, job.priority) == ('echo "[b]old[/b]"', "dead", 5)
+    assert [a.error for a in queue.attempts("kept")] == ["boom"]
+    assert queue.config().max_retries == 7
+    queue.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3 == store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(worker)")]
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
+                                              " WHERE type = 'index'")}
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert "doorbell" in columns
+    assert {"job_state_updated", "job_priority", "job_state_priority"} <= indexes
+    JobQueue.open(path).close()  # opening again does not re-run the migration

@@ -32,8 +32,12 @@ class AppContext:
             from queuectl_tui.queue import JobQueue
 
             self._queue = JobQueue.open(self.db_path)
-            # No command shows a dead worker's job as running.
-            self._queue.recover_expired()
+            # No command shows a dead worker's job as running, if it can help it:
+            # on a full disk or a read-only file the reading commands still read.
+            try:
+                self._queue.recover_expired()
+            except (peewee.DatabaseError, sqlite3.Error):
+                pass
         return self._queue
 
 
@@ -88,9 +92,17 @@ COMMANDS = {
     show_envvar=True,
     help="Database file (default: in your user data directory).",
 )
+@click.option(
+    "--allow-shared",
+    is_flag=True,
+    envvar="QUEUECTL_ALLOW_SHARED",
+    show_envvar=True,
+    help="Use a database that other users can write (their file, or a folder open to"
+    " them): they can then run commands as you.",
+)
 @click.version_option(__version__, "--version", "-V", prog_name="queuectl")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, allow_shared: bool) -> None:
     """queuectl: a background job queue for the terminal.
 
     Enqueue shell commands, run them in worker processes, retry failures with
@@ -101,6 +113,8 @@ def cli(ctx: click.Context, db: str | None) -> None:
         from queuectl_tui.store import default_path
 
         db = default_path()
+    if allow_shared:  # for this process's store, and the workers it starts
+        os.environ["QUEUECTL_ALLOW_SHARED"] = "1"
     ctx.obj = AppContext(db)
     if ctx.invoked_subcommand is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -124,7 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     except QueueError as exc:
         _fail(str(exc), 1)
     except (peewee.DatabaseError, sqlite3.Error) as exc:
-        _fail(f"database error: {exc}", 1)
+        from queuectl_tui import store
+
+        if store.is_disk_full(exc):
+            store.relieve_full_disk()  # so that freeing space is enough to go on
+        _fail(store.describe_error(exc), 1)
     except (click.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
     except BrokenPipeError:

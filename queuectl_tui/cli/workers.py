@@ -14,7 +14,6 @@ from queuectl_tui.cli.output import print_json
 
 MAX_WORKERS = 64
 DETACH_READY_SECONDS = 10.0
-MAX_LOG_BYTES = 20 * 1024 * 1024
 
 
 @click.group()
@@ -43,15 +42,12 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
     if not detach:
         sys.exit(run_foreground(db_path, count))
     from queuectl_tui import registry
+    from queuectl_tui.files import open_log
 
     log_path = log_path or Path(db_path).with_name(Path(db_path).name + ".workers.log")
     before = {w.id for w in registry.live_workers(queue.config().lease_seconds)}
-    try:  # keep the log bounded: one previous generation, like logrotate's .1
-        if log_path.stat().st_size > MAX_LOG_BYTES:
-            log_path.replace(log_path.with_name(log_path.name + ".1"))
-    except FileNotFoundError:
-        pass
-    with open(log_path, "ab") as log:
+    # 0600, never through a symlink, rotated past 20 MB (one .1 generation).
+    with open_log(log_path) as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "queuectl_tui.supervisor", "--db", db_path,
              "--count", str(count)],
