@@ -128,3 +128,111 @@ def test_a_daemon_holding_stdout_does_not_block_the_worker(workers, cli, tmp_pat
         assert took < 5
     finally:
         kill_pids_in(pids)
+
+
+# --- item 3: the disk fills up while workers record their results ---------------------
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 3 MB tmpfs: a real ENOSPC, on a file system of its own."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs",
+                             str(mount_point)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {result.stderr}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the file system is full; returns it (delete it to free space)."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_while_recording_never_runs_a_job_twice(workers, small_fs, tmp_path):
+    """Jobs finish while the disk is full, so their results wait in the workers'
+    memory for longer than the lease while another process (`status`, polling)
+    keeps trying to take expired jobs back. When space returns, every waiting
+    result must be recorded and no job may run again."""
+    db = small_fs / "queue.db"
+    configure(db, lease_seconds="1")
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    total = 24
+    queue = JobQueue.open(db)
+    from queuectl_tui.jobspec import JobSpec
+
+    queue.enqueue([JobSpec(id=f"full{n:02d}",
+                           command=f"echo run >> {counters}/$QUEUECTL_JOB_ID; sleep 0.4")
+                   for n in range(total)])
+    queue.close()
+    env = dict(os.environ, QUEUECTL_DB=str(db))
+
+    def poll_status() -> None:
+        subprocess.run([sys.executable, "-m", "queuectl_tui", "status"], env=env,
+                       capture_output=True, timeout=60)
+
+    for _ in range(4):
+        workers.start(db)
+    outages = 0
+    deadline = time.monotonic() + 60
+    while len(list(counters.iterdir())) < total and time.monotonic() < deadline:
+        wait_for(lambda: any(counters.iterdir()), message="jobs to run")
+        filler = fill(small_fs)
+        outages += 1
+        full_until = time.monotonic() + 3  # > lease + the recovery grace
+        while time.monotonic() < full_until:
+            poll_status()
+        filler.unlink()
+        freed_until = time.monotonic() + 1.0
+        while time.monotonic() < freed_until:
+            poll_status()
+
+    def finished() -> dict | None:
+        queue = JobQueue.open(db)
+        try:
+            counts = queue.counts()
+        finally:
+            queue.close()
+        return counts if counts["completed"] + counts["dead"] == total else None
+
+    counts = wait_for(finished, timeout=60, message="every job to finish")
+    runs = {path.name: len(path.read_text().split()) for path in counters.iterdir()}
+    twice = sorted(job for job, n in runs.items() if n > 1)
+    print(f"\nfull disk: {outages} outages, {total} jobs, ran twice: {len(twice)} {twice}")
+    assert counts["completed"] == total
+    assert len(runs) == total
+    assert twice == []
+
+
+def test_a_lease_renewed_during_its_grace_is_not_taken_back(db_path):
+    """The domain rule behind the test above: an expired lease is first only marked;
+    its worker's renewal (or its result) within the grace keeps the job its own."""
+    from queuectl_tui.jobspec import JobSpec
+
+    queue = JobQueue.open(db_path)
+    try:
+        queue.set_config("lease_seconds", 1)
+        queue.enqueue([JobSpec(id="slow-writer", command="true")])
+        claimed = queue.claim("w", lease_seconds=-1)  # expired while it could not write
+        assert queue.recover_expired() == []
+        assert queue.renew_lease(claimed, "w", 1)  # the disk has room again
+        time.sleep(0.6)  # past the grace the first pass gave
+        assert queue.recover_expired() == []
+        assert queue.get("slow-writer").state == "processing"
+        assert queue.complete(claimed, "w", 0, "the one run")
+        job = queue.get("slow-writer")
+        assert (job.state, job.attempts, job.output) == ("completed", 1, "the one run")
+    finally:
+        queue.close()
