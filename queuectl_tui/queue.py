@@ -246,32 +246,49 @@ class JobQueue:
     def recover_expired(self) -> list[str]:
         """Take back jobs whose worker stopped renewing its lease.
 
-        Each such run counts as a failed attempt (the worker may have died
-        because of the job), so a job that keeps killing its workers still
-        ends in the DLQ instead of looping forever.
+        In two steps, one pass apart: an expired lease is first marked suspect,
+        which gives its worker a grace period (half a lease) to renew it; only a
+        suspect lease still not renewed after the grace is taken back. A worker
+        that is alive but could not write for a while (disk full) renews within
+        the grace, so the result it holds is recorded and never re-run; the first
+        write that succeeds after an outage can only be a mark, never a take-back.
+
+        A taken-back run counts as a failed attempt (the worker may have died
+        because of the job), so a job that keeps killing its workers still ends
+        in the DLQ instead of looping forever.
         """
         stamp = now()
         if self.db.execute_sql(store.ANY_EXPIRED_SQL, (stamp,)).fetchone() is None:
             return []
         expired = self.db.execute_sql(store.EXPIRED_SQL, (stamp,)).fetchall()
+        config = self.config()
+        suspects = [row for row in expired if row[5] >= 0]
+        due = [row for row in expired if row[5] < 0 and -row[5] <= stamp]
+        if suspects:
+            grace_until = -(stamp + config.lease_seconds / 2)
+            with self.db.atomic():
+                for job_id, attempts, _, worker_id, _, lease in suspects:
+                    self.db.execute_sql(store.SUSPECT_SQL, (grace_until, job_id, worker_id,
+                                                            attempts, lease))
+        if not due:
+            return []
         # Before the job can run again, stop what may be left of the lost run
         # on this machine (its worker may have been killed with its supervisor).
         from queuectl_tui.runner import kill_strays
 
         host = socket.gethostname()
-        for job_id, attempts, _, worker_id, _ in expired:
+        for job_id, attempts, _, worker_id, _, _ in due:
             if worker_id and worker_id.rsplit("-", 2)[0] == host:
                 kill_strays(job_id, attempts)
-        config = self.config()
         recovered = []
         with self.db.atomic():
-            for job_id, attempts, max_retries, worker_id, started_at in expired:
+            for job_id, attempts, max_retries, worker_id, started_at, lease in due:
                 error = f"worker {worker_id} stopped responding (lease expired)"
                 state, retry_at = _after_failure(attempts, max_retries, stamp, config)
                 cursor = self.db.execute_sql(
                     store.RECOVER_SQL,
                     (state, retry_at or stamp, stamp, stamp, None, None, error,
-                     job_id, worker_id, attempts, stamp),
+                     job_id, worker_id, attempts, lease),
                 )
                 if cursor.rowcount != 1:
                     continue  # renewed, or recovered meanwhile by another process

@@ -14,12 +14,17 @@ import os
 import re
 import select
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from queuectl_tui.timeutil import human_delta, now
 
 KILL_GRACE_SECONDS = 2.0
+# After the shell has exited and its group is killed, how long the last output may
+# take to arrive. Only a process outside the group (a daemon in its own session)
+# can keep the pipe open longer, and the job's result must not wait for it.
+DRAIN_GRACE_SECONDS = 0.25
 _SHELL_COMPLAINT = re.compile(r"(?:^|: )([^:]+): (?:not found|Permission denied)$")
 _READ_SIZE = 65536
 
@@ -157,11 +162,12 @@ def run_command(
                 _signal_group(pid, signal.SIGKILL)
                 kill_at = float("inf")
     finally:
-        # The shell is gone (or about to be): its group must not outlive it. With
-        # every writer dead, reading to the end of the pipe cannot block.
+        # The shell is gone (or about to be): its group must not outlive it. What
+        # it wrote is already in the pipe; a daemon that left the group (setsid,
+        # double fork) may hold the pipe open for ever, so reading stops at the
+        # end of the pipe or after a short grace, whichever comes first.
         _signal_group(pid, signal.SIGKILL)
-        while _read_once(out_fd, tail):
-            pass
+        _drain(out_fd, tail, DRAIN_GRACE_SECONDS)
         _, status = os.waitpid(pid, 0)
         os.close(out_fd)
         if pidfd is not None:
@@ -258,6 +264,20 @@ def _read_once(fd: int, tail: _Tail) -> bool:
     if tail.limit:
         tail.add(data)
     return True
+
+
+def _drain(fd: int, tail: _Tail, grace: float) -> None:
+    """Read what is left in the output pipe until its end, or until ``grace``
+    seconds have passed (a writer outside the job's group keeps it open)."""
+    deadline = time.monotonic() + grace
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return
+        if not _read_once(fd, tail):
+            return
 
 
 def drain_wake(fd: int) -> None:

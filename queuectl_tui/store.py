@@ -456,9 +456,15 @@ FAIL_SQL = (
     " output = ?, last_error = ?, lease_expires_at = NULL" + _FENCE
 )
 
-# Taking back a job whose lease ran out: fenced like a worker's write, and only
-# if the lease is still expired (a slow worker may have renewed it meanwhile).
-RECOVER_SQL = FAIL_SQL + " AND lease_expires_at < ?"
+# Taking back a job whose lease ran out happens in two steps (see
+# ``JobQueue.recover_expired``): first the lease is marked suspect, stored negated
+# as -(deadline of a grace period); a worker that is alive but could not write
+# (disk full) renews it, which clears the mark. Only a suspect lease whose grace has
+# passed is taken back. Both steps are fenced like a worker's write, and on the exact
+# lease value seen, so a renewal in between wins.
+SUSPECT_SQL = "UPDATE job SET lease_expires_at = ?" + _FENCE + " AND lease_expires_at = ?"
+
+RECOVER_SQL = FAIL_SQL + " AND lease_expires_at = ?"
 
 RELEASE_SQL = (
     "UPDATE job SET state = 'pending', attempts = attempts - 1, worker_id = NULL,"
@@ -472,8 +478,9 @@ ATTEMPT_SQL = (
     " error, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# A negative (suspect) lease is below any clock reading: these find both kinds.
 EXPIRED_SQL = (
-    "SELECT id, attempts, max_retries, worker_id, started_at FROM job"
+    "SELECT id, attempts, max_retries, worker_id, started_at, lease_expires_at FROM job"
     " INDEXED BY job_state_created"
     " WHERE state = 'processing' AND lease_expires_at < ?"
 )

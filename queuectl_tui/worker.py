@@ -30,11 +30,15 @@ from queuectl_tui.config import Config
 from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
-from queuectl_tui.runner import drain_wake, job_environment, run_command
+from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
 from queuectl_tui.timeutil import human_delta, now
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
 MAX_DB_BACKOFF = 30.0
+# A result that cannot be recorded is retried this often (with a lease renewal),
+# well within the grace a suspect lease gets; the log says so only this often.
+RECORD_RETRY_SECONDS = 0.2
+RECORD_LOG_INTERVAL = 10.0
 
 
 class DatabaseGone(StoreError):
@@ -201,13 +205,7 @@ class Worker:
             else:
                 self.log(f"job {job.id}: stopped ({result.aborted})")
             return None
-        outcome = self._with_db_retry(
-            lambda: self.queue.finish(
-                job, self.id, result.exit_code, result.error, result.output, self.config,
-                claim_lease=None if self.stopping else self.config.lease_seconds,
-            )
-        )
-        state, following = outcome if outcome is not None else (None, None)
+        state, following = self._record(job, result)
         if result.error is None:
             self.jobs_done += 1
             self.log(f"job {job.id}: completed in {took}")
@@ -216,6 +214,41 @@ class Worker:
             what = "moved to the DLQ" if state == "dead" else "will retry"
             self.log(f"job {job.id}: failed in {took} ({result.error}); {what}")
         return following
+
+    def _record(self, job: Claimed, result: RunResult) -> tuple[str | None, Claimed | None]:
+        """Record the run; while the database refuses (disk full, read-only, locked
+        for long), keep the job's lease alive and try again every fraction of a
+        second, so the result waiting here is never given up to a recovery and
+        the job never runs again. A renewal is a far smaller write than the
+        result, so it may get through when the result does not; the recovery's
+        grace (see ``JobQueue.recover_expired``) covers the rest. Gives up only
+        when the job is no longer ours or a second signal says stop now."""
+        failures = 0
+        next_log = 0.0
+        while True:
+            try:
+                return self._while_locked(lambda: self.queue.finish(
+                    job, self.id, result.exit_code, result.error, result.output, self.config,
+                    claim_lease=None if self.stopping else self.config.lease_seconds,
+                ))
+            except _DB_ERRORS as exc:
+                failures += 1
+                if time.monotonic() >= next_log:
+                    self.log(f"job {job.id}: cannot record the result yet ({exc}); "
+                             "keeping its lease and retrying")
+                    next_log = time.monotonic() + RECORD_LOG_INTERVAL
+            try:
+                if not self._while_locked(lambda: self.queue.renew_lease(
+                        job, self.id, self.config.lease_seconds)):
+                    self.log(f"job {job.id}: taken back or cancelled before its result "
+                             "could be recorded")
+                    return None, None
+            except _DB_ERRORS:
+                pass
+            if self.signals >= 2:
+                self.log(f"job {job.id}: stopped before its result could be recorded")
+                return None, None
+            self.sleep(min(RECORD_RETRY_SECONDS, self.config.lease_seconds / 6))
 
     # --- plumbing ------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from queuectl_tui.config import Config
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.store import Attempt, Job
+from tests.conftest import wait_for
 
 
 def spec(command="true", **fields) -> JobSpec:
@@ -100,8 +101,11 @@ def test_complete_records_output_and_an_attempt(queue):
 
 def test_expired_lease_is_taken_back_as_a_failed_attempt(queue):
     queue.enqueue([spec(id="j")])
+    queue.set_config("lease_seconds", 1)  # a suspect lease gets half a lease of grace
     claimed = queue.claim("dead-worker", lease_seconds=-1)  # already expired
-    assert queue.recover_expired() == ["j"]
+    assert queue.recover_expired() == []  # marked suspect first
+    assert queue.get("j").state == "processing"
+    assert wait_for(queue.recover_expired, timeout=5, message="the grace to pass") == ["j"]
     job = queue.get("j")
     assert job.state == "failed" and job.attempts == 1
     assert "lease expired" in job.last_error
