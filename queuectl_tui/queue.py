@@ -576,6 +576,24 @@ class JobQueue:
             query = query.where(Job.id.contains(search) | Job.command.contains(search))
         return query
 
+    # --- change detection ----------------------------------------------------
+
+    def data_version(self) -> int:
+        """A number that changes whenever any connection commits to this database:
+        the TUI's cheap "did anything change?" before it counts a million rows.
+
+        SQLite's ``PRAGMA data_version`` is per connection (and blind to that
+        connection's own commits), so it is read on one connection kept only for
+        this, whichever thread asks, and that connection never writes."""
+        import threading
+
+        if getattr(self, "_version_conn", None) is None:
+            self._version_lock = threading.Lock()
+            self._version_conn = sqlite3.connect(
+                self.db.database, check_same_thread=False, isolation_level=None)
+        with self._version_lock:
+            return self._version_conn.execute("PRAGMA data_version").fetchone()[0]
+
 
 # Columns a listing may be sorted by (the TUI's column headers).
 SORT_COLUMNS = {

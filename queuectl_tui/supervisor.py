@@ -95,8 +95,24 @@ class Supervisor:
         for proc in self.procs:
             _send(proc, signal.SIGUSR1)
 
+    def shutdown(self, timeout: float, stop_jobs: bool = False) -> bool:
+        """The one way to end a set of workers: ask them to stop (after their job, or
+        with ``stop_jobs`` at once, the jobs put back uncharged), wait up to ``timeout``
+        seconds, then SIGKILL what is left and the job processes it leaves behind.
+        Idempotent. Returns False if some worker had to be killed."""
+        if stop_jobs:
+            self.stop_now()
+        else:
+            self.stop()
+        clean = self.wait(timeout)
+        if not clean:
+            self.kill()
+        if self.subreaper:
+            self.kill_orphans()
+        return clean
+
     def kill(self) -> None:
-        """Last resort (tests, a hung shutdown): SIGKILL every worker."""
+        """Last resort (a hung shutdown): SIGKILL every worker."""
         for proc in self.procs:
             _send(proc, signal.SIGKILL)
         for proc in self.procs:

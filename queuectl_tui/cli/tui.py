@@ -5,31 +5,78 @@ Textual is imported here, inside the commands, and nowhere else on the CLI path.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from queuectl_tui.cli import AppContext, pass_app
 
+_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-def _run(db_path: str, workers: int | None, demo: bool) -> None:
+
+def _exit_on_signal(signum, frame) -> None:
+    """Before the app's own handlers are in place (while importing, opening the
+    database) and after: unwind, so the ``finally`` below still cleans up."""
+    raise SystemExit(128 + signum)
+
+
+def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False) -> None:
+    """Run the app; whatever way it ends, its embedded workers are shut down (and a
+    throwaway demo database removed) before the exit status is returned: 0, 1
+    after a crash (the error on stderr), 128+N after signal N."""
+    _need_terminal()
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in _EXIT_SIGNALS}
+    app = None
+    try:
+        try:
+            from queuectl_tui.tui import make_app
+        except ImportError as exc:
+            raise click.ClickException(f"the TUI cannot start: {exc}") from None
+        app = make_app(db_path, workers=workers, demo=demo)
+        app.run()
+    finally:
+        for sig in _EXIT_SIGNALS:  # already on the way out: finish the clean-up
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if app is not None:
+                app.embedded.shutdown()
+            if throwaway:
+                from queuectl_tui.tui import remove_demo_database
+
+                remove_demo_database(db_path)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    if app.crash is not None:
+        from queuectl_tui.display import one_line
+
+        click.echo(f"Error: the TUI stopped on an unexpected error: "
+                   f"{type(app.crash).__name__}: {one_line(str(app.crash))}; its embedded "
+                   "workers were stopped and their jobs put back", err=True)
+    code = app.return_code or 0
+    if code:
+        sys.exit(code)
+
+
+def _need_terminal() -> None:
     if not sys.stdout.isatty():
         raise click.ClickException(
             "the TUI needs a terminal; for scripts use the subcommands (queuectl --help)")
-    try:
-        from queuectl_tui.tui import make_app
-    except ImportError as exc:
-        raise click.ClickException(f"the TUI cannot start: {exc}") from None
-    make_app(db_path, workers=workers, demo=demo).run()
 
 
 @click.command()
 @click.option("-w", "--workers", type=click.IntRange(0, 64), default=None,
               help="Embedded worker processes (default: the tui_workers setting; 0 = monitor).")
-@click.option("--demo", is_flag=True, help="Fill the database with example jobs first.")
+@click.option("--demo", is_flag=True,
+              help="Open a throwaway database full of example jobs instead (like `queuectl "
+                   "demo`); this database is not touched.")
 @pass_app
 def tui(app: AppContext, workers: int | None, demo: bool) -> None:
     """Open the full-screen app (also what bare `queuectl` does)."""
+    if demo:
+        _run_demo(workers if workers is not None else 2)
+        return
     _run(app.db_path, workers, demo)
 
 
@@ -37,9 +84,15 @@ def tui(app: AppContext, workers: int | None, demo: bool) -> None:
 @click.option("-w", "--workers", type=click.IntRange(0, 64), default=2, show_default=True,
               help="Embedded worker processes.")
 def demo(workers: int) -> None:
-    """Open the TUI on a throwaway database full of example jobs, with live workers."""
+    """Open the TUI on a throwaway database full of example jobs, with live workers.
+    The database is deleted when the app ends."""
+    _run_demo(workers)
+
+
+def _run_demo(workers: int) -> None:
     from queuectl_tui.tui import demo_database
 
+    _need_terminal()
     path = demo_database()
-    click.echo(f"Demo database: {path}", err=True)
-    _run(path, workers, True)
+    click.echo(f"Demo database: {path} (deleted on exit)", err=True)
+    _run(path, workers, True, throwaway=True)

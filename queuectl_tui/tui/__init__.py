@@ -4,9 +4,12 @@ tests and the screenshot script all go through it."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
+
+DEMO_PREFIX = "queuectl-demo-"
 
 
 def make_app(
@@ -18,8 +21,12 @@ def make_app(
     """Open (creating if needed) the database and build the app.
 
     ``workers=None`` means the ``tui_workers`` setting; ``demo`` seeds the
-    database with example jobs first and keeps adding new ones while open.
+    database with example jobs first and keeps adding new ones while open. Demo
+    data only ever goes to a new, empty database (``demo_database()``): a
+    database that already holds jobs is refused, so a user's real queue never
+    gets fake jobs.
     """
+    from queuectl_tui.errors import InvalidInput
     from queuectl_tui.queue import JobQueue
     from queuectl_tui.tui.app import QueuectlApp
 
@@ -27,12 +34,24 @@ def make_app(
     if demo:
         from queuectl_tui.demo import seed_demo
 
-        if queue.count() == 0:
-            seed_demo(queue)
+        if queue.count() != 0:
+            queue.close()
+            raise InvalidInput(f"demo jobs go only to a new, empty database; {db_path} "
+                               "already has jobs (use `queuectl demo`)")
+        seed_demo(queue)
     count = queue.config().tui_workers if workers is None else workers
-    return QueuectlApp(queue, os.path.abspath(db_path), workers=count, demo=demo, clock=clock)
+    return QueuectlApp(queue, os.path.abspath(db_path), workers=count, demo=demo, clock=clock,
+                       throwaway=demo)
 
 
 def demo_database() -> str:
-    """A throwaway database for `queuectl demo`."""
-    return os.path.join(tempfile.mkdtemp(prefix="queuectl-demo-"), "demo.db")
+    """A throwaway database for `queuectl demo`, in its own new folder (remove it
+    with ``remove_demo_database``)."""
+    return os.path.join(tempfile.mkdtemp(prefix=DEMO_PREFIX), "demo.db")
+
+
+def remove_demo_database(path: str) -> None:
+    """Delete a ``demo_database()`` folder (and only such a folder)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(folder).startswith(DEMO_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)

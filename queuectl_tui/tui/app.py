@@ -3,35 +3,44 @@
 Data flows one way: a thread worker fetches a ``Snapshot`` for the current
 ``View`` and posts it; the handler applies it to the widgets and re-arms the
 refresh timer, so refreshes never overlap and a slow query never piles up
-ticks. Every change goes through the domain module in a thread worker, too;
-the event loop never waits on SQLite.
+ticks. A tick first asks the database whether anything changed at all
+(``JobQueue.data_version``) and skips the counting when nothing did. Every
+change goes through the domain module in a thread worker, too; the event loop
+never waits on SQLite, and one ``Worker.StateChanged`` handler reports every
+failed thread worker (the refresh re-arms, a form shows its error).
+
+Every way out (q, ctrl+q, the palette, ctrl+c, SIGTERM/SIGHUP, a crash) ends in
+``EmbeddedWorkers.shutdown``: see ``tui/embedded.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import random
-import sqlite3
+import signal
 import time
 from collections.abc import Callable
 from functools import partial
 
-import peewee
+from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from queuectl_tui import registry
 from queuectl_tui.errors import QueueError
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
-from queuectl_tui.supervisor import Supervisor
+from queuectl_tui.tui.commands import QueuectlCommands
 from queuectl_tui.tui.data import PANES, Snapshot, View, fetch
+from queuectl_tui.tui.embedded import EmbeddedWorkers
 from queuectl_tui.tui.widgets.config_pane import ConfigPane
 from queuectl_tui.tui.widgets.dlq_pane import DlqPane
 from queuectl_tui.tui.widgets.jobs_pane import JobsPane
@@ -39,9 +48,19 @@ from queuectl_tui.tui.widgets.stats_bar import StatsBar
 from queuectl_tui.tui.widgets.workers_pane import WorkersPane
 
 REFRESH_SECONDS = 1.0
+LIGHT_REFRESH_SECONDS = 5.0  # nothing changed: still re-read workers, redraw relative times
 REAP_SECONDS = 0.5
 SLOW_FETCH_SECONDS = 2.0  # after this, say that we are waiting for the database
 DEMO_PRODUCER_SECONDS = 2.5
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+TEST_CRASH_VARIABLE = "QUEUECTL_TUI_TEST_CRASH"  # tests only: "mount" or "busy"
+
+
+def _test_crash(point: str) -> None:
+    """Raise an unexpected error at ``point`` when the tests ask for one, so the
+    crash path (workers stopped, jobs put back, exit 1) is tested for real."""
+    if os.environ.get(TEST_CRASH_VARIABLE) == point:
+        raise RuntimeError(f"test crash at {point} [/b]")
 
 
 class QueuectlApp(App):
@@ -49,6 +68,7 @@ class QueuectlApp(App):
 
     CSS_PATH = "queuectl.tcss"
     TITLE = "queuectl"
+    COMMANDS = App.COMMANDS | {QueuectlCommands}
     # The screen gets -narrow / -normal / -wide as the terminal is resized (see the .tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (140, "-wide")]
     BINDINGS = [
@@ -59,20 +79,31 @@ class QueuectlApp(App):
         Binding("4", "show_pane('config')", "Config", id="pane.config", tooltip="Settings"),
         Binding("n", "new_job", "New job", id="app.new_job", tooltip="Enqueue a job"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key"),
-        Binding("q", "quit_app", "Quit", id="app.quit", tooltip="Quit"),
-        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True, id="app.quit_ctrl_c"),
+        Binding("q", "quit", "Quit", id="app.quit",
+                tooltip="Quit (asks first if embedded workers are running jobs)"),
+        # Textual binds ctrl+q to its own quit-at-once and ctrl+c to a hint: both
+        # take our one quit path instead, from any screen.
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl_q"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl_c"),
     ]
 
     class SnapshotReady(Message):
+        """A fetch finished; ``elapsed`` is how long the queries took."""
+
         def __init__(self, snapshot: Snapshot, elapsed: float):
             super().__init__()
             self.snapshot = snapshot
             self.elapsed = elapsed
 
-    class RefreshFailed(Message):
-        def __init__(self, error: str):
+    class Unchanged(Message):
+        """A tick found the database unchanged: nothing to redraw, re-arm."""
+
+    class BusyCounted(Message):
+        """How many embedded workers run a job, read fresh when the user quits."""
+
+        def __init__(self, busy: int):
             super().__init__()
-            self.error = error
+            self.busy = busy
 
     def __init__(
         self,
@@ -82,6 +113,7 @@ class QueuectlApp(App):
         demo: bool = False,
         clock: Callable[[], float] = time.time,
         log_path: str | None = None,
+        throwaway: bool = False,
     ):
         super().__init__()
         self.queue = queue
@@ -90,17 +122,26 @@ class QueuectlApp(App):
         self.demo = demo
         self.clock = clock
         self.owner = f"tui:{os.getpid()}"
-        self._log = open(log_path or f"{db_path}.tui-workers.log", "ab")  # noqa: SIM115
-        self.supervisor = Supervisor(db_path, owner=self.owner, log=self._log)
+        self.embedded = EmbeddedWorkers(db_path, self.owner, log_path, can_leave=not throwaway)
         self.view = View()
         self.last_snapshot: Snapshot | None = None
         self.last_total = 0
         self.refresh_elapsed: float | None = None
+        self.crash: BaseException | None = None
         self._refresh_timer: Timer | None = None
         self._fetch_started: float | None = None
-        self._leave_workers = False
-        self._paused_workers = 0
+        self._data_version: int | None = None
+        self._last_full_fetch = 0.0
+        self._last_light_fetch = 0.0
+        self._quit_choice: str | None = None
+        self._forms: dict[Worker, object] = {}
+        self._signals_installed: list[int] = []
         self._rng = random.Random()
+
+    @property
+    def supervisor(self) -> EmbeddedWorkers:
+        """Kept for the panes that still read ``app.supervisor.wanted``."""
+        return self.embedded
 
     # --- layout --------------------------------------------------------------
 
@@ -118,10 +159,22 @@ class QueuectlApp(App):
         yield Static(id="status-line")
         yield Footer()
 
+    def on_load(self) -> None:
+        """SIGTERM, SIGHUP (the terminal went away) and SIGINT from outside end the
+        app through the same path as a crash: jobs put back, workers stopped."""
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self._on_exit_signal, sig)
+            except (RuntimeError, ValueError):  # not the main thread (textual-serve, tests)
+                continue
+            self._signals_installed.append(sig)
+
     def on_mount(self) -> None:
         if self.initial_workers:
-            self.supervisor.start(self.initial_workers)
-        self.set_interval(REAP_SECONDS, self.supervisor.reap)
+            self.embedded.scale(self.initial_workers)
+        _test_crash("mount")
+        self.set_interval(REAP_SECONDS, self.embedded.reap)
         self.set_interval(0.5, self._watch_fetch)
         if self.demo:
             self.set_interval(DEMO_PRODUCER_SECONDS, self.produce_demo_job)
@@ -129,11 +182,24 @@ class QueuectlApp(App):
         self.refresh_data()
 
     def on_unmount(self) -> None:
-        if not self._leave_workers and self.supervisor.procs:
-            self.supervisor.stop()
-            if not self.supervisor.wait(timeout=10):
-                self.supervisor.kill()
-        self._log.close()
+        self.embedded.shutdown()
+        loop = asyncio.get_running_loop()
+        for sig in self._signals_installed:
+            loop.remove_signal_handler(sig)
+        self._signals_installed.clear()
+
+    def _on_exit_signal(self, signum: int) -> None:
+        self.embedded.stop_jobs()  # at once: the jobs go back to the queue uncharged
+        self.exit(return_code=128 + signum)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error anywhere on the event loop: Textual ends the app
+        (exit status 1, traceback on stderr); the running jobs are stopped and
+        put back from here on, before the screen is even torn down."""
+        if self.crash is None:
+            self.crash = error
+        self.embedded.stop_jobs()
+        super()._handle_exception(error)
 
     # --- the refresh loop ----------------------------------------------------
 
@@ -148,18 +214,33 @@ class QueuectlApp(App):
         if self.screen is not self.screen_stack[0]:
             self.schedule_refresh()  # a detail screen or dialog is up: pause redraws
             return
-        self.refresh_data()
+        self.refresh_data(force=False)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def refresh_data(self) -> None:
+    def refresh_data(self, force: bool = True) -> None:
+        """Fetch what the current view shows. A timer tick (``force=False``) first
+        asks whether any connection committed since the last fetch: if not, it
+        only re-reads the workers every ``LIGHT_REFRESH_SECONDS`` (heartbeats,
+        relative times) instead of counting every job again."""
         view = self.view
         started = time.perf_counter()
         self._fetch_started = time.monotonic()
         try:
-            snapshot = fetch(self.queue, view)
-        except (peewee.DatabaseError, sqlite3.Error, QueueError) as exc:
-            self.post_message(self.RefreshFailed(str(exc)))
-            return
+            version = self.queue.data_version()
+            last = self.last_snapshot
+            if (not force and last is not None and last.view == view
+                    and version == self._data_version):
+                if time.monotonic() - self._last_light_fetch < LIGHT_REFRESH_SECONDS:
+                    self.post_message(self.Unchanged())
+                    return
+                self.queue.recover_expired()
+                workers = registry.live_workers(last.config.lease_seconds)
+                snapshot = dataclasses.replace(last, workers=workers)
+                self._last_light_fetch = time.monotonic()
+            else:
+                snapshot = fetch(self.queue, view)
+                self._data_version = version
+                self._last_light_fetch = self._last_full_fetch = time.monotonic()
         finally:
             self._fetch_started = None
         if not get_current_worker().is_cancelled:
@@ -170,14 +251,17 @@ class QueuectlApp(App):
         rather than leave the screen looking stale."""
         started = self._fetch_started
         if started is not None and time.monotonic() - started > SLOW_FETCH_SECONDS:
-            self.query_one("#status-line", Static).update(
-                f"[b yellow]waiting for the database[/b yellow] for "
-                f"{time.monotonic() - started:.0f}s (locked by another process?)  ·  "
-                f"{self.db_path}")
+            self._status(Text.assemble(
+                ("waiting for the database", "b yellow"),
+                f" for {time.monotonic() - started:.0f}s (locked by another process?)  ·  ",
+                self.db_path))
 
-    def on_queuectl_app_refresh_failed(self, message: RefreshFailed) -> None:
+    def _status(self, text: Text | str) -> None:
+        """The status line shows text literally (paths and errors may hold brackets)."""
         self.query_one("#status-line", Static).update(
-            f"[b red]database unavailable:[/b red] {message.error}  ·  retrying")
+            text if isinstance(text, Text) else Text(text))
+
+    def on_queuectl_app_unchanged(self, message: Unchanged) -> None:
         self.schedule_refresh()
 
     def on_queuectl_app_snapshot_ready(self, message: SnapshotReady) -> None:
@@ -195,7 +279,34 @@ class QueuectlApp(App):
         self.query_one(pane).apply(snapshot, now)
         if snapshot.view.pane in ("jobs", "dlq"):
             self.last_total = snapshot.total
-        self.query_one("#status-line", Static).update(f"{self.db_path}")
+        self._status(self.db_path)
+        if self.busy_embedded_workers():
+            _test_crash("busy")
+
+    # --- failed thread workers: one handler -----------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every thread worker of the app that fails ends here, whatever it raised:
+        a refresh says so in the status line and tries again; a form shows the
+        error; an action toasts it. Always literally (errors quote job text)."""
+        worker = event.worker
+        if event.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
+            self._forms.pop(worker, None)
+            return
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        text = str(error) if isinstance(error, QueueError) else _describe(error)
+        if worker.group == "refresh":
+            self._status(Text.assemble(("refresh failed: ", "b red"), text,
+                                       f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
+            self.schedule_refresh()
+        elif worker.group == "quit":  # could not count the busy workers: ask anyway
+            self._ask_or_quit(self.embedded.alive())
+        elif worker in self._forms:
+            self._forms.pop(worker).show_error(text)
+        else:
+            self.notify(text, title="Failed", severity="error", markup=False)
 
     def change_view(self, **changes) -> None:
         """Change what is shown and fetch it now."""
@@ -241,20 +352,13 @@ class QueuectlApp(App):
 
     def run_domain(self, operation: Callable[[JobQueue], object], success: str,
                    then: Callable[[], object] | None = None) -> None:
-        """Run a domain operation off the event loop; toast the outcome, then refresh."""
+        """Run a domain operation off the event loop; toast the outcome, then refresh.
+        A failure of any kind is toasted by ``on_worker_state_changed``."""
         self.run_worker(partial(self._run_domain, operation, success, then), thread=True,
                         group="actions", exit_on_error=False)
 
     def _run_domain(self, operation, success: str, then) -> None:
-        try:
-            operation(self.queue)
-        except QueueError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        except (peewee.DatabaseError, sqlite3.Error) as exc:
-            self.call_from_thread(self.notify, f"database error: {exc}", severity="error",
-                                  markup=False)
-            return
+        operation(self.queue)
         self.call_from_thread(self._action_done, success, then)
 
     def _action_done(self, success: str, then) -> None:
@@ -264,15 +368,16 @@ class QueuectlApp(App):
             then()
 
     def enqueue_from_form(self, spec: JobSpec, form) -> None:
-        def work_() -> None:
-            try:
-                (job_id,) = self.queue.enqueue([spec])
-            except QueueError as exc:
-                self.call_from_thread(form.show_error, str(exc))
-                return
+        """Enqueue ``spec`` off the event loop for the new-job form: on success the
+        form is dismissed with the new id; any error (a refused spec, a locked
+        database...) is shown by ``form.show_error(text)``, so the form never hangs."""
+
+        def enqueue() -> None:
+            (job_id,) = self.queue.enqueue([spec])
             self.call_from_thread(form.dismiss, job_id)
 
-        self.run_worker(work_, thread=True, group="actions", exit_on_error=False)
+        worker = self.run_worker(enqueue, thread=True, group="enqueue", exit_on_error=False)
+        self._forms[worker] = form
 
     def produce_demo_job(self) -> None:
         from queuectl_tui.demo import random_job
@@ -284,17 +389,18 @@ class QueuectlApp(App):
     # --- embedded workers ----------------------------------------------------
 
     def scale_workers(self, count: int) -> None:
-        count = max(0, min(count, 64))
-        self.supervisor.scale(count)
+        if self._quit_choice is not None:
+            return  # quitting: no new workers
+        count = self.embedded.scale(count)
         self.notify(f"Embedded workers: {count}")
         self.refresh_data()
 
     def toggle_workers(self) -> None:
-        if self.supervisor.wanted:
-            self._paused_workers = self.supervisor.wanted
-            self.scale_workers(0)
-        else:
-            self.scale_workers(self._paused_workers or max(self.initial_workers, 1))
+        if self._quit_choice is not None:
+            return
+        count = self.embedded.toggle(self.initial_workers)
+        self.notify(f"Embedded workers: {count}")
+        self.refresh_data()
 
     def busy_embedded_workers(self) -> int:
         if self.last_snapshot is None:
@@ -302,78 +408,83 @@ class QueuectlApp(App):
         return sum(1 for w in self.last_snapshot.workers
                    if w.owner == self.owner and w.current_job)
 
-    def action_quit_app(self) -> None:
-        busy = self.busy_embedded_workers() if self.supervisor.alive() else 0
-        if not busy:
-            self.shutdown("wait")
-            return
+    # --- quitting: q, ctrl+q, ctrl+c and the palette -------------------------
+
+    def action_quit(self) -> None:
+        """Every interactive way out. With embedded workers alive, count the busy
+        ones from a fresh read (the last snapshot may be a second old): none busy,
+        quit; some, ask (wait / leave / stop now / cancel)."""
         from queuectl_tui.tui.screens.quit import QuitScreen
 
-        self.push_screen(QuitScreen(busy), self.shutdown)
+        if isinstance(self.screen, QuitScreen):
+            return  # already asking
+        if not self.embedded.alive():
+            self.quit_with("wait")
+            return
+        self._count_busy()
 
-    def shutdown(self, choice: str | None) -> None:
+    action_quit_app = action_quit  # the old name
+
+    @work(thread=True, exclusive=True, group="quit", exit_on_error=False)
+    def _count_busy(self) -> None:
+        workers = registry.live_workers(self.queue.config().lease_seconds)
+        self.post_message(self.BusyCounted(
+            sum(1 for w in workers if w.owner == self.owner and w.current_job)))
+
+    def on_queuectl_app_busy_counted(self, message: BusyCounted) -> None:
+        self._ask_or_quit(message.busy)
+
+    def _ask_or_quit(self, busy: int) -> None:
+        from queuectl_tui.tui.screens.quit import QuitScreen
+
+        if isinstance(self.screen, QuitScreen):
+            return
+        if not busy:
+            self.quit_with("wait")
+            return
+        self.push_screen(QuitScreen(busy, can_leave=self.embedded.can_leave), self.quit_with)
+
+    def quit_with(self, choice: str | None) -> None:
+        """Carry out the quit dialog's choice; the rest happens on unmount, in
+        ``EmbeddedWorkers.shutdown`` (the same for every exit)."""
         if choice in (None, "cancel"):
             return
+        self._quit_choice = choice
         if choice == "leave":
-            self._leave_workers = True
+            self.embedded.leave()
             self.exit()
             return
         if choice == "stop":
-            self.supervisor.stop_now()  # jobs are stopped and put back, uncharged
+            self.embedded.stop_jobs()  # jobs are stopped and put back, uncharged
         else:
-            self.supervisor.stop()
-        if not self.supervisor.alive():
+            self.embedded.finish_jobs()
+        if not self.embedded.alive():
             self.exit()
             return
-        self.notify("Waiting for the embedded workers to finish their jobs…", timeout=30)
+        self.notify("Waiting for the embedded workers to finish their jobs… (q again: "
+                    "stop them now or leave them)", timeout=30)
         self.set_interval(0.1, self._exit_when_workers_gone)
 
+    shutdown = quit_with  # the old name
+
     def _exit_when_workers_gone(self) -> None:
-        self.supervisor.reap()
-        if not self.supervisor.alive():
+        self.embedded.reap()
+        if not self.embedded.alive():
             self.exit()
 
     # --- command palette -----------------------------------------------------
 
     def get_system_commands(self, screen: Screen):
-        """Every action by name (ctrl+p), besides Textual's own (themes, keys...)."""
-        yield from super().get_system_commands(screen)
-        main = self.screen_stack[0]  # the panes live there, whatever screen is on top
-        jobs, dlq = main.query_one(JobsPane), main.query_one(DlqPane)
+        """Textual's own commands (theme, keys, screenshot), less its Quit: ours
+        (in ``QueuectlCommands``) asks first when embedded workers are busy."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
 
-        def on_pane(pane: str, action: Callable[[], object]) -> Callable[[], None]:
-            def run() -> None:
-                while len(self.screen_stack) > 1:
-                    self.pop_screen()
-                self.action_show_pane(pane)
-                action()
-            return run
 
-        for pane, title in (("jobs", "Jobs"), ("dlq", "DLQ"), ("workers", "Workers"),
-                            ("config", "Config")):
-            yield SystemCommand(f"Show {title}", f"Switch to the {title} pane",
-                                on_pane(pane, lambda: None))
-        yield SystemCommand("New job", "Enqueue a shell command", self.action_new_job)
-        yield SystemCommand("Filter jobs by state", "Cycle the Jobs pane's state filter (f)",
-                            on_pane("jobs", jobs.action_cycle_filter))
-        yield SystemCommand("Search jobs", "Search ids and commands (/)",
-                            on_pane("jobs", jobs.action_search))
-        yield SystemCommand("Sort jobs", "Sort the Jobs pane by the next column (o)",
-                            on_pane("jobs", jobs.action_cycle_sort))
-        yield SystemCommand("Cancel the selected job", "Jobs pane (c)",
-                            on_pane("jobs", jobs.action_cancel_job))
-        yield SystemCommand("Retry the selected dead jobs", "DLQ: the marked ones, or the "
-                            "selected one (r)", on_pane("dlq", dlq.action_retry))
-        yield SystemCommand("Retry all dead jobs", "Move every DLQ job back to pending (R)",
-                            on_pane("dlq", dlq.action_retry_all))
-        yield SystemCommand("Delete the selected dead jobs", "DLQ, after a confirmation (x)",
-                            on_pane("dlq", dlq.action_delete))
-        yield SystemCommand("Add a worker", "Start one more embedded worker (+)",
-                            lambda: self.scale_workers(self.supervisor.wanted + 1))
-        yield SystemCommand("Remove a worker", "One embedded worker finishes and exits (-)",
-                            lambda: self.scale_workers(self.supervisor.wanted - 1))
-        yield SystemCommand("Stop/start embedded workers", "Toggle all embedded workers (s)",
-                            self.toggle_workers)
-        yield SystemCommand("Help", "Every key (?)", self.action_help)
-        yield SystemCommand("Quit queuectl", "Asks first if embedded workers are busy (q)",
-                            self.action_quit_app)
+def _describe(error: BaseException | None) -> str:
+    """An unexpected error in one line: its message, or its type if it has none."""
+    if error is None:
+        return "unknown error"
+    text = str(error).strip()
+    return text or type(error).__name__
