@@ -23,6 +23,7 @@ import signal
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -31,21 +32,27 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from queuectl_tui import registry
 from queuectl_tui.errors import QueueError
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
+from queuectl_tui.tui import messages
 from queuectl_tui.tui.commands import QueuectlCommands
 from queuectl_tui.tui.data import PANES, Snapshot, View, fetch
 from queuectl_tui.tui.embedded import EmbeddedWorkers
 from queuectl_tui.tui.widgets.config_pane import ConfigPane
 from queuectl_tui.tui.widgets.dlq_pane import DlqPane
+from queuectl_tui.tui.widgets.footer import KeysFooter
 from queuectl_tui.tui.widgets.jobs_pane import JobsPane
 from queuectl_tui.tui.widgets.stats_bar import StatsBar
 from queuectl_tui.tui.widgets.workers_pane import WorkersPane
+
+if TYPE_CHECKING:
+    from queuectl_tui.tui.screens.new_job import NewJobScreen
+    from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
 
 REFRESH_SECONDS = 1.0
 LIGHT_REFRESH_SECONDS = 5.0  # nothing changed: still re-read workers, redraw relative times
@@ -157,7 +164,7 @@ class QueuectlApp(App):
             with TabPane("4 Config", id="config"):
                 yield ConfigPane(id="config-pane")
         yield Static(id="status-line")
-        yield Footer()
+        yield KeysFooter()
 
     def on_load(self) -> None:
         """SIGTERM, SIGHUP (the terminal went away) and SIGINT from outside end the
@@ -274,9 +281,13 @@ class QueuectlApp(App):
         now = self.clock()
         embedded = sum(1 for w in snapshot.workers if w.owner == self.owner)
         self.query_one(StatsBar).apply(snapshot, embedded)
-        pane = {"jobs": JobsPane, "dlq": DlqPane, "workers": WorkersPane,
-                "config": ConfigPane}[snapshot.view.pane]
-        self.query_one(pane).apply(snapshot, now)
+        self.query_one(DlqPane).note_counts(snapshot.counts)
+        if snapshot.view.pane == "workers":
+            self.query_one(WorkersPane).apply(snapshot, now, owner=self.owner,
+                                              target=self.supervisor.wanted)
+        else:
+            pane = {"jobs": JobsPane, "dlq": DlqPane, "config": ConfigPane}[snapshot.view.pane]
+            self.query_one(pane).apply(snapshot, now)
         if snapshot.view.pane in ("jobs", "dlq"):
             self.last_total = snapshot.total
         self._status(self.db_path)
@@ -331,14 +342,14 @@ class QueuectlApp(App):
     def open_job(self, job_id: str) -> None:
         from queuectl_tui.tui.screens.job_detail import JobDetailScreen
 
-        self.push_screen(JobDetailScreen(job_id))
+        self.push_screen(JobDetailScreen(job_id, self.queue, self.clock))
 
     def action_new_job(self) -> None:
         from queuectl_tui.tui.screens.new_job import NewJobScreen
 
         def created(job_id: str | None) -> None:
             if job_id:
-                self.notify(f"Enqueued {job_id}")
+                self.notify(f"Enqueued {job_id}", markup=False)
                 self.refresh_data()
 
         self.push_screen(NewJobScreen(), created)
@@ -385,6 +396,56 @@ class QueuectlApp(App):
         spec = random_job(self._rng)
         self.run_worker(partial(self.queue.enqueue, [spec]), thread=True, group="demo",
                         exit_on_error=False)
+
+    # --- requests from panes and screens -----------------------------------------
+    # Widgets and screens post these (tui/messages.py, or nested on the sender);
+    # every change runs through the domain in a thread worker (run_domain).
+
+    def on_job_table_pane_listing_changed(self, message: JobTablePane.ListingChanged) -> None:
+        view = dataclasses.replace(self.view, **{message.pane: message.listing})
+        if view != self.view:
+            self.view = view
+            self.refresh_data()
+
+    def on_open_job(self, message: messages.OpenJob) -> None:
+        self.open_job(message.job_id)
+
+    def on_show_pane(self, message: messages.ShowPane) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.action_show_pane(message.pane)
+
+    def on_cancel_jobs(self, message: messages.CancelJobs) -> None:
+        ids = list(message.ids)
+        self.run_domain(lambda q: q.cancel(ids), f"Cancelled {message.label}", message.done)
+
+    def on_retry_jobs(self, message: messages.RetryJobs) -> None:
+        ids = list(message.ids)
+        self.run_domain(lambda q: q.retry_dead(ids), f"Retrying {message.label}",
+                        message.done)
+
+    def on_delete_jobs(self, message: messages.DeleteJobs) -> None:
+        ids = list(message.ids)
+        self.run_domain(lambda q: q.delete(ids), f"Deleted {message.label}", message.done)
+
+    def on_retry_all_dead(self, message: messages.RetryAllDead) -> None:
+        self.run_domain(lambda q: q.retry_dead(None), "Retrying every dead job")
+
+    def on_config_pane_setting_changed(self, message: ConfigPane.SettingChanged) -> None:
+        from queuectl_tui.config import SETTINGS, format_value
+
+        key, value = message.key, message.value
+        self.run_domain(lambda q: q.set_config(key, value),
+                        f"{key} = {format_value(SETTINGS[key].parse(value))}")
+
+    def on_workers_pane_scale(self, message: WorkersPane.Scale) -> None:
+        self.scale_workers(self.supervisor.wanted + message.step)
+
+    def on_workers_pane_toggle(self, message: WorkersPane.Toggle) -> None:
+        self.toggle_workers()
+
+    def on_new_job_screen_submitted(self, message: NewJobScreen.Submitted) -> None:
+        self.enqueue_from_form(message.spec, message.form)
 
     # --- embedded workers ----------------------------------------------------
 

@@ -13,25 +13,30 @@ HELP = """\
 
 | key | where | what |
 |---|---|---|
-| `1` `2` `3` `4` | anywhere | Jobs, DLQ, Workers, Config |
+| `1` `2` `3` `4` | anywhere | Jobs, DLQ, Workers, Config (from a job's detail too: it closes) |
 | `n` | anywhere | new job |
 | `ctrl+p` | anywhere | command palette: every action by name |
 | `?` | anywhere | this help |
 | `q` / `ctrl+c` | anywhere | quit (asks if embedded workers are busy) |
+| `j` / `k`, `up` / `down` | tables | next / previous row |
+| `g` / `G`, `home` / `end` | tables | first / last row of the page |
 | `enter` | Jobs, DLQ | open the job's detail |
-| `f` | Jobs | filter by state (cycles) |
-| `/` | Jobs | search ids and commands (`escape` clears) |
-| `o` / `O` | Jobs | next sort column / reverse (or click a header) |
-| `[` `]` | Jobs | previous / next page |
-| `c` | Jobs, detail | cancel the job |
-| `r` | DLQ, detail | retry (the marked jobs, or the selected one) |
-| `space` | DLQ | mark / unmark |
+| `f` / `F` | Jobs | filter by state: next / previous |
+| `/` | Jobs, DLQ | search ids and commands (`escape` clears) |
+| `o` / `O` | Jobs, DLQ | next sort column / reverse (or click a header; the arrow shows it) |
+| `[` `]` | Jobs, DLQ | previous / next page |
+| `space` | Jobs, DLQ | mark / unmark a job: `r`, `x` and `c` then act on the marked ones |
+| `y` | Jobs, DLQ, detail | copy the job's id to the clipboard |
+| `c` | Jobs, detail | cancel (asks first for a running job or several jobs) |
+| `r` | Jobs, DLQ, detail | retry dead jobs (the marked ones, or the selected one) |
 | `R` | DLQ | retry every dead job (asks first) |
-| `x` | DLQ, detail | delete (asks first) |
+| `x` | Jobs, DLQ, detail | delete (asks first) |
 | `+` / `-` | Workers | one more / one fewer embedded worker |
 | `s` | Workers | stop all embedded workers / start them again |
-| `enter` | Config | edit the setting (`escape` cancels) |
+| `enter` | Config | edit the setting; `enter` saves, `escape` cancels |
 | `escape` | detail, dialogs | back |
+| `y` / `n` | yes/no dialogs | yes / no (`escape`: no) |
+| `enter` | yes/no dialogs | the highlighted button; delete and cancel start on the safe one |
 """
 
 

@@ -1,10 +1,15 @@
-"""One job: every field, the attempt timeline, last error and output; live."""
+"""One job: every field, the attempt timeline, last error and output; live.
+
+Everything from the job (id, command, worker, error, output) is shown
+literally, with control characters made visible: a job that prints terminal
+escape sequences cannot retitle or clear the user's terminal through here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -17,8 +22,11 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from queuectl_tui.errors import NotFound
+from queuectl_tui.queue import JobQueue
 from queuectl_tui.timeutil import human_delta, relative, to_local
-from queuectl_tui.tui.widgets.format import state_cell
+from queuectl_tui.tui.messages import CancelJobs, DeleteJobs, RetryJobs, ShowPane
+from queuectl_tui.tui.screens.confirm import ConfirmScreen
+from queuectl_tui.tui.widgets.format import literal, literal_block, state_cell, when
 
 REFRESH_SECONDS = 1.0
 
@@ -30,11 +38,28 @@ class Detail:
 
 
 class JobDetailScreen(Screen):
+    """Reads the job itself (in a thread worker, every second); changes go to the
+    app as messages."""
+
     BINDINGS = [
-        Binding("escape,q", "back", "Back", id="detail.back"),
+        Binding("escape,q", "back", "Back", id="detail.back", tooltip="Back to the panes"),
         Binding("r", "retry", "Retry", id="detail.retry", tooltip="Retry this dead job"),
-        Binding("c", "cancel_job", "Cancel", id="detail.cancel", tooltip="Cancel this job"),
-        Binding("x", "delete", "Delete", id="detail.delete", tooltip="Delete this job"),
+        Binding("c", "cancel_job", "Cancel", id="detail.cancel",
+                tooltip="Cancel this job (asks first if it is running)"),
+        Binding("x", "delete", "Delete", id="detail.delete",
+                tooltip="Delete this job (asks first)"),
+        Binding("y", "copy_id", "Copy id", id="detail.copy",
+                tooltip="Copy the job's id to the clipboard"),
+        # The panes are hidden behind this screen: a digit closes it and switches
+        # (not shown in the footer, which stays about this job).
+        Binding("1", "show_pane('jobs')", "Jobs", show=False, id="detail.jobs",
+                tooltip="Close the detail; show the Jobs pane"),
+        Binding("2", "show_pane('dlq')", "DLQ", show=False, id="detail.dlq",
+                tooltip="Close the detail; show the DLQ"),
+        Binding("3", "show_pane('workers')", "Workers", show=False, id="detail.workers",
+                tooltip="Close the detail; show the Workers pane"),
+        Binding("4", "show_pane('config')", "Config", show=False, id="detail.config",
+                tooltip="Close the detail; show the Config pane"),
     ]
 
     class Loaded(Message):
@@ -42,9 +67,11 @@ class JobDetailScreen(Screen):
             super().__init__()
             self.detail = detail
 
-    def __init__(self, job_id: str):
+    def __init__(self, job_id: str, queue: JobQueue, clock: Callable[[], float]):
         super().__init__()
         self.job_id = job_id
+        self.queue = queue
+        self.clock = clock
         self.state: str | None = None
         self._attempt_rows: list[tuple] = []
 
@@ -66,7 +93,7 @@ class JobDetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load(self) -> None:
-        queue = self.app.queue
+        queue = self.queue
         try:
             job = queue.get(self.job_id)
             detail = Detail(job, queue.attempts(self.job_id, job))
@@ -80,10 +107,11 @@ class JobDetailScreen(Screen):
         job = message.detail.job
         if job is None:
             self.query_one("#detail-fields", Static).update(
-                f"[b red]Job {escape(self.job_id)} no longer exists.[/b red]")
+                Text.assemble("Job ", literal(self.job_id), " no longer exists.",
+                              style="bold red"))
             return
         self.state = job.state
-        now = self.app.clock()
+        now = self.clock()
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
@@ -95,8 +123,8 @@ class JobDetailScreen(Screen):
         timeout = ("config default" if job.timeout is None
                    else "none" if job.timeout == 0 else human_delta(job.timeout))
         for name, value in (
-            ("Job", Text(job.id, style="bold")),
-            ("Command", Text(job.command)),
+            ("Job", literal(job.id, style="bold")),
+            ("Command", literal_block(job.command)),
             ("State", state),
             ("Priority", str(job.priority)),
             ("Attempts", f"{job.attempts} of {max(job.max_retries, 1)}"),
@@ -104,17 +132,18 @@ class JobDetailScreen(Screen):
             ("Run at", to_local(job.run_at)),
             ("Created", f"{to_local(job.created_at)}  ({relative(job.created_at, now)})"),
             ("Updated", f"{to_local(job.updated_at)}  ({relative(job.updated_at, now)})"),
-            ("Worker", job.worker_id or "-"),
+            ("When", when(job.state, job.run_at, job.started_at, now)),
+            ("Worker", literal(job.worker_id or "-")),
             ("Exit code", "-" if job.exit_code is None else str(job.exit_code)),
         ):
-            grid.add_row(name, value)
+            grid.add_row(name, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         table = self.query_one("#detail-attempts", DataTable)
         rows = [
             (str(a.number), to_local(a.started_at),
              human_delta(a.finished_at - a.started_at) if a.started_at else "-",
              "-" if a.exit_code is None else str(a.exit_code),
-             Text(a.error or "ok", style="red" if a.error else "green"),
+             literal(a.error or "ok", style="red" if a.error else "green"),
              f"retry after {human_delta(a.retry_at - a.finished_at)}" if a.retry_at else "")
             for a in message.detail.attempts
         ]
@@ -123,36 +152,49 @@ class JobDetailScreen(Screen):
             table.clear()
             table.add_rows(rows)
         self.query_one("#detail-error", Static).update(
-            Text(job.last_error or "-", style="red" if job.last_error else "dim"))
+            literal_block(job.last_error or "-", style="red" if job.last_error else "dim"))
         output = job.output or ""
         self.query_one("#detail-output", Static).update(
-            Text(output.rstrip("\n")) if output else Text("No output captured.", style="dim"))
+            literal_block(output.rstrip("\n")) if output
+            else Text("No output captured.", style="dim"))
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
+
+    def action_show_pane(self, pane: str) -> None:
+        self.post_message(ShowPane(pane))
+
+    def action_copy_id(self) -> None:
+        self.app.copy_to_clipboard(self.job_id)
+        self.notify(f"Copied {self.job_id}", markup=False)
+
+    def _close(self) -> None:
+        if self.is_current:
+            self.dismiss()
 
     def action_retry(self) -> None:
         if self.state != "dead":
-            self.app.notify("Only dead jobs can be retried", severity="warning")
+            self.notify("Only dead jobs can be retried", severity="warning")
             return
-        job_id = self.job_id
-        self.app.run_domain(lambda q: q.retry_dead([job_id]), f"Retrying {job_id}",
-                            then=self.load)
+        self.post_message(RetryJobs([self.job_id], done=self.load))
 
     def action_cancel_job(self) -> None:
-        job_id = self.job_id
-        self.app.run_domain(lambda q: q.cancel([job_id]), f"Cancelled {job_id}",
-                            then=self.load)
-
-    def action_delete(self) -> None:
-        from queuectl_tui.tui.screens.confirm import ConfirmScreen
-
-        job_id = self.job_id
+        if self.state != "processing":
+            self.post_message(CancelJobs([self.job_id], done=self.load))
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.run_domain(lambda q: q.delete([job_id]), f"Deleted {job_id}",
-                                    then=self.app.pop_screen)
+                self.post_message(CancelJobs([self.job_id], done=self.load))
 
-        self.app.push_screen(ConfirmScreen(f"Delete job {job_id} and its history?", "Delete"),
-                             confirmed)
+        self.app.push_screen(ConfirmScreen(
+            f"Cancel job {self.job_id}? It is running: its command is stopped.",
+            "Cancel job", no_label="Keep", destructive=True), confirmed)
+
+    def action_delete(self) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.post_message(DeleteJobs([self.job_id], done=self._close))
+
+        self.app.push_screen(ConfirmScreen(f"Delete job {self.job_id} and its history?",
+                                           "Delete", destructive=True), confirmed)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
@@ -43,15 +47,29 @@ def spec_from_form(values: dict[str, str]) -> JobSpec:
 
 
 class NewJobScreen(ModalScreen[str | None]):
-    """Dismisses with the new job's id, or None if cancelled."""
+    """Dismisses with the new job's id, or None if cancelled.
+
+    A valid form is posted as ``Submitted``; whoever enqueues it answers with
+    ``show_error(message)`` (the form stays open) or ``dismiss(job_id)``. The
+    form scrolls, so on a small terminal every field, the error line and the
+    buttons stay reachable.
+    """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="newjob.cancel"),
-        Binding("ctrl+s", "submit", "Enqueue", id="newjob.submit"),
+        Binding("escape", "cancel", "Cancel", id="newjob.cancel", tooltip="Close the form"),
+        Binding("ctrl+s", "submit", "Enqueue", id="newjob.submit",
+                tooltip="Enqueue the job (from any field)"),
     ]
 
+    @dataclass
+    class Submitted(Message):
+        """A checked job to enqueue; answer on ``form``."""
+
+        spec: JobSpec
+        form: NewJobScreen
+
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog new-job"):
+        with VerticalScroll(classes="dialog new-job", id="new-job-form"):
             yield Label("New job", classes="dialog-title")
             with Grid(id="new-job-grid"):
                 for name, label, placeholder in FIELDS:
@@ -72,10 +90,10 @@ class NewJobScreen(ModalScreen[str | None]):
         try:
             spec = spec_from_form(self.values())
         except InvalidInput as exc:
-            self.query_one("#new-job-error", Label).update(f"✗ {exc}")
+            self.show_error(str(exc))
             return
         self.query_one("#new-job-error", Label).update("")
-        self.app.enqueue_from_form(spec, self)
+        self.post_message(self.Submitted(spec, self))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -88,7 +106,11 @@ class NewJobScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def show_error(self, message: str) -> None:
-        self.query_one("#new-job-error", Label).update(f"✗ {message}")
+        """Show why the job was refused (literally: it may quote the user's input),
+        scrolled into view."""
+        error = self.query_one("#new-job-error", Label)
+        error.update(Text(f"✗ {message}"))
+        self.call_after_refresh(error.scroll_visible)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
 from queuectl_tui.config import SETTINGS, format_value
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.tui.data import Snapshot
-from queuectl_tui.tui.widgets.live_table import LiveTable
+from queuectl_tui.tui.widgets.live_table import SettingsTable
 
 CONFIG_COLUMNS = [("id", "Key"), ("value", "Value"), ("default", "Default"), ("help", "Meaning")]
+
+
+class SettingInput(Input):
+    """The value being edited: enter saves (and says so in the footer)."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Save", id="config.save",
+                tooltip="Save the value (a bad one is shown and not saved)"),
+    ]
 
 
 class ConfigPane(Vertical):
     """enter edits the selected setting; a bad value is shown and not saved."""
 
     BINDINGS = [
-        Binding("enter", "edit", "Edit", id="config.edit", tooltip="Edit the selected setting"),
+        Binding("escape", "close_editor", "Cancel edit", id="config.cancel_edit",
+                tooltip="Leave the setting as it was"),
     ]
+
+    @dataclass
+    class SettingChanged(Message):
+        """A valid new value for a setting: save it."""
+
+        key: str
+        value: str
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -29,22 +50,29 @@ class ConfigPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("[b]Configuration[/b]  ·  shared by every worker on this database; "
                      "changes apply within a second", classes="pane-title")
-        yield LiveTable(CONFIG_COLUMNS, id="config-table")
+        yield SettingsTable(CONFIG_COLUMNS, id="config-table")
         with Horizontal(id="config-editor"):
             yield Label("", id="config-editing")
-            yield Input(id="config-input")
+            yield SettingInput(id="config-input")
         yield Label("", id="config-error")
 
     @property
-    def table(self) -> LiveTable:
-        return self.query_one("#config-table", LiveTable)
+    def table(self) -> SettingsTable:
+        return self.query_one("#config-table", SettingsTable)
 
     def apply(self, snapshot: Snapshot, now: float) -> None:
         values = dict(snapshot.config.items())
+        # Values are validated numbers (format_value), safe as plain cells.
         self.table.sync([
-            (key, (key, format_value(values[key]), format_value(spec.default), spec.help))
+            (key, (key, format_value(values[key]), format_value(spec.default),
+                   Text(spec.help)))
             for key, spec in SETTINGS.items()
         ])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_editor":
+            return self.editing is not None  # escape shows only while editing
+        return True
 
     def action_edit(self) -> None:
         key = self.table.selected_key
@@ -52,12 +80,13 @@ class ConfigPane(Vertical):
             return
         self.editing = key
         row = self.table.get_row(key)
-        self.query_one("#config-editing", Label).update(f"{key} = ")
+        self.query_one("#config-editing", Label).update(Text(f"{key} = "))
         self.query_one("#config-error", Label).update("")
         editor = self.query_one("#config-input", Input)
         editor.value = str(row[1])
         self.add_class("editing")
         editor.focus()
+        self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -71,20 +100,14 @@ class ConfigPane(Vertical):
         try:
             SETTINGS[key].parse(event.value)
         except InvalidInput as exc:
-            self.query_one("#config-error", Label).update(f"✗ {exc}")
+            self.query_one("#config-error", Label).update(Text(f"✗ {exc}"))
             return
-        self.close_editor()
-        value = event.value
-        self.app.run_domain(lambda q: q.set_config(key, value),
-                            f"{key} = {format_value(SETTINGS[key].parse(value))}")
+        self.action_close_editor()
+        self.post_message(self.SettingChanged(key, event.value))
 
-    def close_editor(self) -> None:
+    def action_close_editor(self) -> None:
         self.editing = None
         self.remove_class("editing")
         self.query_one("#config-error", Label).update("")
         self.table.focus()
-
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.editing is not None:
-            event.stop()
-            self.close_editor()
+        self.refresh_bindings()

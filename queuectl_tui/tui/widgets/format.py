@@ -1,12 +1,19 @@
-"""Cells for the tables: coloured states, relative times, one-line text."""
+"""Cells for the tables: coloured states, relative times, literal one-line text.
+
+Every string that comes from a job or a user (id, command, error, worker id,
+search text) is turned into a ``rich.text.Text`` here before a widget shows
+it: a DataTable parses plain ``str`` cells as Rich markup, so ``[/var/lib]``
+in an error would crash the app and ``[a-z]`` in a command would vanish.
+Control characters are made visible too (``display.visible``), so a job's
+text can never retitle or clear the user's terminal.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from queuectl_tui.display import next_run, one_line
+from queuectl_tui.display import next_run, one_line, visible
 from queuectl_tui.timeutil import human_delta, relative
-from queuectl_tui.tui.data import JobRow
 
 STATE_STYLES = {
     "pending": "cyan",
@@ -16,14 +23,34 @@ STATE_STYLES = {
     "dead": "bold red",
     "cancelled": "dim",
 }
+MARK = Text("●", style="bold yellow")
+NO_MARK = Text(" ")
+
+
+def literal(text: str | None, width: int | None = None, style: str = "") -> Text:
+    """``text`` exactly as written (no markup), on one line, cut to ``width``."""
+    return Text(one_line(text, width), style=style)
+
+
+def literal_block(text: str | None, style: str = "") -> Text:
+    """Several lines of ``text`` (a command, an output) exactly as written; control
+    characters visible, newlines and tabs kept."""
+    return Text(visible(text), style=style)
 
 
 def state_cell(state: str) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
 
 
-def run_at_cell(row: JobRow, now: float) -> str:
-    return next_run(row.state, row.run_at, now) or "-"
+def when(state: str, run_at: float, started_at: float | None, now: float) -> str:
+    """The time that matters for the job's state, worded as the CLI's `list` does:
+    when it (re)runs, or when the running one started."""
+    waiting = next_run(state, run_at, now)
+    if waiting is not None:
+        return waiting
+    if state == "processing" and started_at is not None:
+        return f"started {relative(started_at, now)}"
+    return "-"
 
 
 def flexible_widths(total: int, fixed: int, share: float = 0.55) -> tuple[int, int]:
@@ -32,20 +59,6 @@ def flexible_widths(total: int, fixed: int, share: float = 0.55) -> tuple[int, i
     free = max(total - fixed, 16)
     first = max(int(free * share), 16)
     return first, max(free - first, 12)
-
-
-def job_cells(row: JobRow, now: float, command_width: int = 48,
-              error_width: int = 60) -> tuple:
-    return (
-        row.id,
-        state_cell(row.state),
-        str(row.priority),
-        f"{row.attempts}/{max(row.max_retries, 1)}",
-        run_at_cell(row, now),
-        relative(row.updated_at, now),
-        one_line(row.command, command_width),
-        one_line(row.last_error, error_width),
-    )
 
 
 def age(seconds: float) -> str:

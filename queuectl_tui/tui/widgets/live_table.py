@@ -10,17 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
+# A plain ``str`` cell is parsed as Rich markup by DataTable: only our own words
+# and numbers go in as ``str``; anything from a job or a user is a ``Text``
+# (see ``format.literal``).
 Cell = str | Text
 
 
 class LiveTable(DataTable):
-    """DataTable with keyed, in-place updates."""
+    """DataTable with keyed, in-place updates, and the vi/less keys users expect."""
 
     DEFAULT_CSS = """
     LiveTable { height: 1fr; }
     """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down",
+                tooltip="Next row"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up", tooltip="Previous row"),
+        Binding("g,home", "scroll_top", "First row", show=False, id="table.top",
+                tooltip="First row of the page"),
+        Binding("G,end", "scroll_bottom", "Last row", show=False, id="table.bottom",
+                tooltip="Last row of the page"),
+    ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -87,6 +100,24 @@ class LiveTable(DataTable):
 
     def _row_order(self) -> list[str]:
         return [self.coordinate_to_cell_key((i, 0))[0].value for i in range(self.row_count)]
+
+
+class JobTable(LiveTable):
+    """A table of jobs: enter opens the selected job (shown in the footer)."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="table.open",
+                tooltip="Open the selected job's detail"),
+    ]
+
+
+class SettingsTable(LiveTable):
+    """The settings: enter edits the selected one (shown in the footer)."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Edit", id="table.edit",
+                tooltip="Edit the selected setting"),
+    ]
 
 
 def _plain(cell: Cell) -> str:
