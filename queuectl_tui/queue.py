@@ -305,13 +305,14 @@ class JobQueue:
     # each chunk its own short write transaction, so workers and `enqueue` get the
     # write lock between chunks instead of waiting for the whole operation. A chunk
     # is all-or-nothing; an operation interrupted midway (killed, disk full) leaves
-    # the chunks before it done, in creation order, and running it again does the
-    # rest. Explicit ids are all checked first: an unknown id or one in the wrong
-    # state refuses the whole call and changes nothing; up to BULK_CHUNK ids are one
-    # transaction, check included, exactly as a single id is.
-    # Each ``apply`` below changes exactly the ids it is given, by primary key:
-    # they were checked in the same write transaction (adding ``AND state = ...``
-    # would make SQLite walk every job in that state, once per chunk).
+    # the chunks before it done (`dlq retry --all`: the oldest dead jobs) and running
+    # it again does the rest. Explicit ids are all checked first: an unknown id or
+    # one in the wrong state refuses the whole call and changes nothing; up to
+    # BULK_CHUNK ids are one transaction, check included, exactly as a single id is.
+    # (Beyond that, a job another process moves on between the check and its chunk
+    # is skipped.) Each ``apply`` below changes exactly the ids it is given, by
+    # primary key: they were checked in the same write transaction (adding ``AND
+    # state = ...`` would make SQLite walk every job in that state, once per chunk).
 
     def retry_dead(self, ids: Sequence[str] | None,
                    on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:

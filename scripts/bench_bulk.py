@@ -11,7 +11,8 @@ and prints:
   process's peak resident memory;
 - `dlq retry --all`: its wall time, the longest time another process waited
   for the write lock while it ran (a probe that writes every 20 ms), and the
-  wall time of a real `queuectl enqueue` started 0.3 s after it;
+  wall time of a real `queuectl enqueue` started 0.3 s after it (and of one
+  on its own, for comparison);
 - `purge --dead`, then `purge --dead --vacuum` if this version has it: the
   database file size before and after.
 """
@@ -35,7 +36,8 @@ def run(src: Path, db: Path, *args: str) -> tuple[float, int, subprocess.Complet
     """Run queuectl; returns wall seconds, peak RSS in MB, and the result."""
     env = dict(os.environ, QUEUECTL_DB=str(db), PYTHONPATH=str(src), COLUMNS="120")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "queuectl_tui", *args], env=env,
+    # cwd=src too: `python -m` puts the working directory ahead of PYTHONPATH.
+    proc = subprocess.Popen([sys.executable, "-m", "queuectl_tui", *args], env=env, cwd=src,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.stdout.read(), proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -88,6 +90,10 @@ def main() -> int:
             assert result.returncode == 0, result.stderr
             print(f"  {label:<18} {took:6.2f} s  peak {rss:5d} MB  "
                   f"{len(result.stdout):>11,} bytes out")
+
+        alone, _, result = run(args.src, db, "enqueue", '{"command": "true"}')
+        assert result.returncode == 0, result.stderr
+        print(f"  enqueue alone      {alone:6.2f} s  (for comparison: start-up included)")
 
         stop, waits = threading.Event(), []
         probe = threading.Thread(target=lock_probe, args=(db, stop, waits))

@@ -210,7 +210,8 @@ def _when(job, stamp: float) -> str:
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its attempts as JSON.")
 @click.option("--full", is_flag=True,
-              help=f"Print all of the output (on a terminal: the last {SHOW_TAIL_LINES} lines).")
+              help=f"Print all of the output (a terminal gets its last {SHOW_TAIL_LINES} lines "
+                   "otherwise).")
 @pass_app
 def show(app: AppContext, job_id: str, as_json: bool, full: bool) -> None:
     """Show one job: every field, the attempt timeline, last error and output.
@@ -326,7 +327,7 @@ def cancel(app: AppContext, job_ids: tuple[str, ...]) -> None:
                    "database; other writers wait while it runs).")
 @pass_app
 def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than, vacuum) -> None:
-    """Delete finished jobs and their history.
+    """Delete finished jobs and their history (--vacuum alone: only give space back).
 
     Jobs are deleted 500 at a time, so workers and enqueues keep going meanwhile;
     if interrupted, running the command again deletes the rest. The file keeps
@@ -334,11 +335,13 @@ def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than, va
     """
     states = [s for s, on in (("completed", completed), ("dead", dead),
                               ("cancelled", cancelled)) if on or purge_all]
-    if not states:
-        raise click.UsageError("say what to purge: --completed, --dead, --cancelled or --all")
-    before = now() - parse_duration(older_than) if older_than is not None else None
-    count = app.queue.purge(states, before)
-    click.echo(f"Purged {count} job{'s' if count != 1 else ''}")
+    if not states and not vacuum:
+        raise click.UsageError("say what to purge: --completed, --dead, --cancelled or --all"
+                               " (or just --vacuum)")
+    if states:
+        before = now() - parse_duration(older_than) if older_than is not None else None
+        count = app.queue.purge(states, before)
+        click.echo(f"Purged {count} job{'s' if count != 1 else ''}")
     if vacuum:
         size_before, size_after = app.queue.vacuum()
         click.echo(f"Database {_megabytes(size_before)} -> {_megabytes(size_after)}")
