@@ -13,6 +13,7 @@ that lost its lease can never overwrite the newer run's result.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sqlite3
@@ -24,7 +25,7 @@ import peewee
 
 from queuectl_tui import store
 from queuectl_tui.config import SETTINGS, Config, normalize_key
-from queuectl_tui.errors import Conflict, InvalidInput, NotFound
+from queuectl_tui.errors import Conflict, InvalidInput, NotFound, QueueError
 from queuectl_tui.store import Attempt, Job, Setting
 from queuectl_tui.timeutil import now
 
@@ -53,15 +54,34 @@ def new_job_id() -> str:
     return os.urandom(8).hex()
 
 
-class JobQueue:
-    """The operations on one database."""
+class ReadOnly(QueueError):
+    """A change was asked of a queue opened read-only (a wall display)."""
 
-    def __init__(self, db: peewee.SqliteDatabase):
+
+def _changes(method):
+    """Marks a method that changes the database: refused on a read-only queue."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if self.read_only:
+            raise ReadOnly("this queue is open read-only: nothing can be changed here")
+        return method(self, *args, **kwargs)
+
+    return guarded
+
+
+class JobQueue:
+    """The operations on one database. ``read_only`` (``queuectl web --read-only``)
+    refuses every change with one ``ReadOnly`` error, and skips the lease recovery
+    that reads otherwise do (the workers and other commands still do it)."""
+
+    def __init__(self, db: peewee.SqliteDatabase, read_only: bool = False):
         self.db = db
+        self.read_only = read_only
 
     @classmethod
-    def open(cls, path) -> JobQueue:
-        return cls(store.open_store(path))
+    def open(cls, path, read_only: bool = False) -> JobQueue:
+        return cls(store.open_store(path), read_only=read_only)
 
     def close(self) -> None:
         self.db.close()
@@ -72,6 +92,7 @@ class JobQueue:
         rows = self.db.execute_sql("SELECT key, value FROM setting").fetchall()
         return Config.from_stored(dict(rows))
 
+    @_changes
     def set_config(self, key: str, raw: object) -> int | float:
         """Validate and save one setting; returns the stored value."""
         name = normalize_key(key)
@@ -81,6 +102,7 @@ class JobQueue:
 
     # --- enqueue -------------------------------------------------------------
 
+    @_changes
     def enqueue(self, specs: Sequence[JobSpec]) -> list[str]:
         """Insert all jobs or none; returns their ids in order."""
         if not specs:
@@ -139,6 +161,7 @@ class JobQueue:
 
     # --- the worker's hot path -----------------------------------------------
 
+    @_changes
     def claim(self, worker_id: str, lease_seconds: float) -> Claimed | None:
         """Take the best runnable job, atomically: one UPDATE ... RETURNING.
 
@@ -152,6 +175,7 @@ class JobQueue:
         ).fetchall()  # to the end: the change commits when the statement finishes
         return Claimed(*rows[0], started_at=stamp) if rows else None
 
+    @_changes
     def finish(
         self,
         job: Claimed,
@@ -229,6 +253,7 @@ class JobQueue:
         state, _ = self.finish(job, worker_id, exit_code, error, output, config)
         return state
 
+    @_changes
     def release(self, job: Claimed, worker_id: str) -> bool:
         """Put a job back untouched (second signal): the interrupted run is not charged."""
         cursor = self.db.execute_sql(
@@ -236,6 +261,7 @@ class JobQueue:
         )
         return cursor.rowcount == 1
 
+    @_changes
     def renew_lease(self, job: Claimed, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease; False means the job was taken away and must be stopped."""
         cursor = self.db.execute_sql(
@@ -258,7 +284,8 @@ class JobQueue:
         in the DLQ instead of looping forever.
         """
         stamp = now()
-        if self.db.execute_sql(store.ANY_EXPIRED_SQL, (stamp,)).fetchone() is None:
+        if self.read_only or self.db.execute_sql(store.ANY_EXPIRED_SQL,
+                                                 (stamp,)).fetchone() is None:
             return []
         expired = self.db.execute_sql(store.EXPIRED_SQL, (stamp,)).fetchall()
         config = self.config()
@@ -314,6 +341,7 @@ class JobQueue:
     # primary key: they were checked in the same write transaction (adding ``AND
     # state = ...`` would make SQLite walk every job in that state, once per chunk).
 
+    @_changes
     def retry_dead(self, ids: Sequence[str] | None,
                    on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Move dead jobs back to pending with attempts reset (``ids=None``: every job
@@ -340,6 +368,7 @@ class JobQueue:
             self.wake_workers()
         return done
 
+    @_changes
     def cancel(self, ids: Sequence[str],
                on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Cancel pending, failed or running jobs (a running one is stopped by its worker)."""
@@ -355,6 +384,7 @@ class JobQueue:
 
         return self._chunks_of_ids(ids, allowed, "cancelled", apply, on_chunk)
 
+    @_changes
     def delete(self, ids: Sequence[str],
                on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Delete jobs that are not running, with their attempt history."""
@@ -366,6 +396,7 @@ class JobQueue:
 
         return self._chunks_of_ids(ids, allowed, "deleted", apply, on_chunk)
 
+    @_changes
     def purge(self, states: Sequence[str], older_than: float | None = None) -> int:
         """Delete finished jobs in ``states`` (those finished before ``older_than``, if
         given) with their history; returns how many. In chunks: see the bulk rule."""
@@ -388,6 +419,7 @@ class JobQueue:
                 _let_others_write(started)
         return purged
 
+    @_changes
     def vacuum(self) -> tuple[int, int]:
         """Give the space of deleted rows back to the file system (after a purge).
 

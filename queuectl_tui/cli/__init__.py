@@ -76,6 +76,8 @@ COMMANDS = {
     "tui": "queuectl_tui.cli.tui:tui",
     "demo": "queuectl_tui.cli.tui:demo",
     "bench": "queuectl_tui.cli.bench:bench",
+    "web": "queuectl_tui.cli.web:web",
+    "metrics": "queuectl_tui.cli.metrics:metrics",
 }
 
 
