@@ -195,8 +195,15 @@ class WebServer(Server):
         if self.stopping:
             await websocket.close(code=WSCloseCode.GOING_AWAY)
             return websocket
+        drawn = False
+
+        async def write_bytes(data: bytes) -> None:
+            nonlocal drawn
+            drawn = True
+            await websocket.send_bytes(data)
+
         service = AppService(
-            self.command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
+            self.command, write_bytes=write_bytes, write_str=websocket.send_str,
             close=websocket.close, download_manager=self.download_manager, debug=self.debug)
         self.sockets.add(websocket)
         self.services.add(service)
@@ -211,15 +218,21 @@ class WebServer(Server):
             _say(f"a browser connection ended: {type(exc).__name__}: {exc}")
         finally:
             self.sockets.discard(websocket)
-            await self._end_app(service)
+            # An app that has not drawn yet is still starting (a tab closed or
+            # reloaded at once): it cannot read a quit request yet, so it is stopped.
+            await self._end_app(service, started=drawn)
             self.services.discard(service)
             if not websocket.closed:
                 await websocket.close()
         return websocket
 
-    async def _end_app(self, service: AppService) -> None:
-        """Ask the app to quit; kill it if it has not within APP_QUIT_SECONDS."""
+    async def _end_app(self, service: AppService, started: bool = True) -> None:
+        """Ask the app to quit (SIGTERM if it is still starting); kill it if it has
+        not ended within APP_QUIT_SECONDS."""
         process = service._process
+        if not started and process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
         try:
             await asyncio.wait_for(asyncio.shield(service.stop()), APP_QUIT_SECONDS)
         except (TimeoutError, ConnectionError, RuntimeError, AssertionError):
