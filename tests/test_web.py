@@ -128,6 +128,11 @@ class WebServer:
 
 @pytest.fixture
 def servers():
+    yield from server_starter()
+
+
+def server_starter():
+    """Yields ``start(db, *args)``; every server it started is stopped afterwards."""
     started: list[WebServer] = []
 
     def start(db: Path, *args: str, **kwargs) -> WebServer:
