@@ -326,6 +326,34 @@ def test_sigterm_with_a_tab_open_ends_the_app_within_2s(servers, db_path):
         Path(f"/proc/{apps[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
+def test_a_killed_server_takes_its_tabs_apps_with_it(servers, db_path):
+    server = servers(db_path)
+    apps: list[int] = []
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    async def tab() -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"ws://127.0.0.1:{server.port}/ws?width=80&height=24") as ws:
+            await ws.receive(timeout=30)
+            apps.extend(app_processes(server.proc.pid))
+            server.proc.kill()
+            await asyncio.to_thread(wait_for, lambda: not any(alive(p) for p in apps),
+                                    2, 0.05, "the orphaned app to end")
+
+    try:
+        asyncio.run(tab())
+    finally:
+        for pid in apps:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert len(apps) == 1
+
+
 def test_a_browser_that_vanishes_mid_session_does_not_stop_the_others(servers, db_path):
     server = servers(db_path)
 
