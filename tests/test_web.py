@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,9 +89,10 @@ class WebServer:
             line = wait_for(lambda: self._url_line() or self.proc.poll() is not None,
                             timeout=30, message="the server's URL")
             assert isinstance(line, str), f"server exited: {''.join(self.err)}"
-            self.url = line.rsplit(" on ", 1)[1].strip()
-            parsed = urllib.parse.urlsplit(self.url)
-            self.port = parsed.port
+            self.url = re.search(r" on (https?://\S+)", line).group(1)
+            listening = line.rsplit(":", 1)[1].rstrip(")\n") if "(listening on" in line \
+                else None
+            self.port = int(listening) if listening else urllib.parse.urlsplit(self.url).port
             self.base = f"http://127.0.0.1:{self.port}"
 
     @staticmethod
@@ -403,6 +405,46 @@ def test_workers_run_under_the_server_and_stop_with_it_jobs_put_back(servers, db
     running = subprocess.run(["pgrep", "-f", f"queuectl_tui.worker --db {db_path}"],
                              capture_output=True, text=True).stdout.split()
     assert running == []
+
+
+def test_a_hostile_database_path_reaches_the_tab_intact(servers, tmp_path):
+    folder = tmp_path / "it's a \"[b]folder\" $(touch pwned) `touch pwned`"
+    folder.mkdir(mode=0o700)
+    db = folder / "queue; rm -rf x.db"
+    server = servers(db)
+    assert asyncio.run(_ws_first_frame(f"ws://127.0.0.1:{server.port}/ws")) >= 1000
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    assert db.exists()
+
+
+def test_public_url_tells_the_page_where_the_websocket_is(servers, db_path):
+    server = servers(db_path, "--token", TOKEN, "--public-url", "https://queue.example.com/")
+    assert server.url == f"https://queue.example.com/?token={TOKEN}"
+    status, _, page = get(server.base + "/", cookies=login_cookie(server))
+    assert status == 200
+    assert '"wss://queue.example.com/ws"' in page
+    # The proxy's origin may open the websocket; another may not.
+    cookies = login_cookie(server)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        asyncio.run(_ws_first_frame(f"ws://127.0.0.1:{server.port}/ws", cookies=cookies,
+                                    headers={"Origin": "https://evil.example"}))
+    assert refused.value.status == 403
+    drawn = asyncio.run(_ws_first_frame(f"ws://127.0.0.1:{server.port}/ws", cookies=cookies,
+                                        headers={"Origin": "https://queue.example.com"}))
+    assert drawn >= 1000
+
+
+def test_demo_serves_a_throwaway_database_with_workers(servers, tmp_path):
+    server = servers(tmp_path / "untouched.db", "--demo")
+    db = Path(server._url_line().split(" ", 2)[1].rstrip(","))
+    assert db.name == "demo.db" and db.exists()
+    cli = Cli(db)
+    status = wait_for(lambda: (s := cli.json("status", "--json"))["workers"] and s,
+                      message="the demo's workers")
+    assert len(status["workers"]) == 2 and status["jobs"]["dead"] >= 1
+    assert server.stop() < 5 and server.proc.returncode == 0
+    assert not db.parent.exists()
+    assert not (tmp_path / "untouched.db").exists()
 
 
 # --- bad input -----------------------------------------------------------------------

@@ -136,7 +136,8 @@ def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
             pool.start(workers)
         what = " (read-only)" if read_only else ""
         pool_text = f", {workers} worker{'s' if workers != 1 else ''}" if workers else ""
-        click.echo(f"Serving {db_path}{what}{pool_text} on {url}")
+        where = f" (listening on {host}:{server.bound_port})" if public_url else ""
+        click.echo(f"Serving {db_path}{what}{pool_text} on {url}{where}")
         if token:
             click.echo("Anyone with this URL can use the queue: keep the token secret.",
                        err=True)
