@@ -306,6 +306,28 @@ def test_closing_tabs_leaves_no_process_after_50_cycles(servers, db_path):
     assert asyncio.run(_ws_first_frame(ws_url)) >= 1000  # and it still serves
 
 
+def test_tabs_beyond_max_tabs_are_refused_until_one_closes(servers, db_path):
+    server = servers(db_path, "--max-tabs", "2")
+    ws_url = f"ws://127.0.0.1:{server.port}/ws?width=80&height=24"
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            first = await session.ws_connect(ws_url)
+            second = await session.ws_connect(ws_url)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(ws_url)
+            assert refused.value.status == 503
+            assert len(app_processes(server.proc.pid)) == 2
+            await first.close()
+            await asyncio.to_thread(wait_for, lambda: len(app_processes(server.proc.pid)) < 2,
+                                    10, 0.05, "the closed tab's app to end")
+            third = await session.ws_connect(ws_url)
+            await third.receive(timeout=30)
+            await asyncio.gather(second.close(), third.close())
+
+    asyncio.run(scenario())
+
+
 def test_sigterm_with_a_tab_open_ends_the_app_within_2s(servers, db_path):
     server = servers(db_path)
     apps: list[int] = []
@@ -369,18 +391,22 @@ def test_a_browser_that_vanishes_mid_session_does_not_stop_the_others(servers, d
         await reader.read(200)  # switched, the app starts...
         writer.transport.abort()  # ...and the browser is gone without a close frame
 
-    async def garbage() -> None:
+    async def garbage(text: str) -> None:
         async with aiohttp.ClientSession() as session, session.ws_connect(
                 f"ws://127.0.0.1:{server.port}/ws?width=80&height=24") as ws:
-            await ws.send_str("not json [b]")
+            await ws.send_str(text)
+            await ws.receive(timeout=30)  # the server ends the tab
 
     asyncio.run(rude())
-    asyncio.run(garbage())
+    for text in ("not json [b]", '{"a": 1}', '["resize", "\\u001b[2J"]', '["stdin"]'):
+        asyncio.run(garbage(text))
     wait_for(lambda: not app_processes(server.proc.pid), timeout=20,
              message="the abandoned tabs' apps to end")
     assert asyncio.run(_ws_first_frame(f"ws://127.0.0.1:{server.port}/ws")) >= 1000
     assert server.proc.poll() is None
     assert not any("Traceback" in line for line in server.err + server.out)
+    ended = [line for line in server.err if "a browser connection ended" in line]
+    assert len(ended) == 4, server.err
 
 
 def test_workers_run_under_the_server_and_stop_with_it_jobs_put_back(servers, db_path):

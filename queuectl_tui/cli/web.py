@@ -46,11 +46,13 @@ def _check_token(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--public-url", metavar="URL",
               help="The URL browsers use to reach this server (behind a reverse proxy),"
                    " e.g. https://queue.example.com/.")
+@click.option("--max-tabs", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Browser tabs served at once (each runs an app process of ~35 MiB).")
 @click.option("--demo", is_flag=True,
               help="Serve a throwaway database full of example jobs (deleted on exit).")
 @pass_app
 def web(app: AppContext, host: str, port: int, workers: int | None, read_only: bool,
-        token: str | None, public_url: str | None, demo: bool) -> None:
+        token: str | None, public_url: str | None, max_tabs: int, demo: bool) -> None:
     """Serve the TUI to web browsers, and Prometheus metrics on /metrics.
 
     Every browser tab runs its own copy of the app (a process that ends with the
@@ -79,7 +81,7 @@ def web(app: AppContext, host: str, port: int, workers: int | None, read_only: b
         seeded.close()
         workers = 2 if workers is None else workers
     try:
-        _serve(db_path, host, port, workers or 0, read_only, token, public_url, demo)
+        _serve(db_path, host, port, workers or 0, read_only, token, public_url, max_tabs, demo)
     finally:
         if demo:
             from queuectl_tui.tui import remove_demo_database
@@ -88,7 +90,7 @@ def web(app: AppContext, host: str, port: int, workers: int | None, read_only: b
 
 
 def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
-           token: str | None, public_url: str | None, demo: bool) -> None:
+           token: str | None, public_url: str | None, max_tabs: int, demo: bool) -> None:
     import asyncio
     from pathlib import Path
 
@@ -100,7 +102,7 @@ def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
     db_path = str(Path(db_path).expanduser().resolve())
     queue = JobQueue.open(db_path)  # an unreachable or foreign database fails here
     settings = WebSettings(db_path=db_path, host=host, port=port, token=token,
-                           read_only=read_only, public_url=public_url,
+                           read_only=read_only, public_url=public_url, max_tabs=max_tabs,
                            title=default_title(db_path))
     pool = None
 

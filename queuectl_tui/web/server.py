@@ -76,6 +76,7 @@ class WebSettings:
     port: int = 8000
     token: str | None = None  # None: no token asked (loopback only)
     read_only: bool = False
+    max_tabs: int = 20  # app processes at once (~35 MiB each); more get 503
     public_url: str | None = None
     title: str = "queuectl"
     # The metrics' "since" counters start here (the server's start).
@@ -104,6 +105,7 @@ class WebServer(Server):
         self.on_stop = on_stop
         self.cookie_name = f"{COOKIE_PREFIX}{settings.port}"
         self.services: set[AppService] = set()
+        self.tabs = 0  # websockets being served (handshake included)
         self.sockets: set[web.WebSocketResponse] = set()
         self.bound_port: int | None = None
         self.stopping = False
@@ -188,6 +190,16 @@ class WebServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One tab: one app process, ended when the tab goes (or the server stops)."""
+        if self.tabs >= self.settings.max_tabs:
+            raise web.HTTPServiceUnavailable(
+                text=f"503: {self.settings.max_tabs} tabs are open already (--max-tabs)\n")
+        self.tabs += 1  # counted before the first await: two handshakes cannot both slip in
+        try:
+            return await self._serve_tab(request)
+        finally:
+            self.tabs -= 1
+
+    async def _serve_tab(self, request: web.Request) -> web.WebSocketResponse:
         websocket = web.WebSocketResponse(heartbeat=15)
         width = _to_int(request.query.get("width", "80"), 80)
         height = _to_int(request.query.get("height", "24"), 24)
@@ -212,9 +224,10 @@ class WebServer(Server):
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
             pass
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except Exception as exc:
             # A browser that went away mid-message, or sent something that is not
-            # textual-serve's protocol: that tab ends, the others go on.
+            # textual-serve's protocol (bad JSON, a wrong envelope): that tab ends
+            # with one line here, the others go on.
             _say(f"a browser connection ended: {type(exc).__name__}: {exc}")
         finally:
             self.sockets.discard(websocket)
