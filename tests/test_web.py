@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -407,6 +408,28 @@ def test_a_browser_that_vanishes_mid_session_does_not_stop_the_others(servers, d
     assert not any("Traceback" in line for line in server.err + server.out)
     ended = [line for line in server.err if "a browser connection ended" in line]
     assert len(ended) == 4, server.err
+
+
+def test_an_app_that_cannot_open_the_database_ends_its_tab_with_one_line(servers, db_path):
+    server = servers(db_path)
+    db_path.unlink()
+    db_path.with_name(db_path.name + "-wal").unlink(missing_ok=True)
+    sqlite3.connect(db_path).execute("CREATE TABLE other (x)").connection.close()
+
+    async def tab() -> aiohttp.WSMessage:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"ws://127.0.0.1:{server.port}/ws?width=80&height=24") as ws:
+            return await ws.receive(timeout=30)
+
+    closing = asyncio.run(tab())
+    assert closing.type == aiohttp.WSMsgType.CLOSE
+    wait_for(lambda: any("Error:" in line for line in server.err),
+             message="the app's error line")
+    assert [line for line in server.err if "Error" in line] == [
+        f"queuectl web: a tab: Error: {db_path} is a SQLite database of another program"
+        " (user_version 0; tables: other); refusing to touch it\n"]
+    assert server.out == [server.out[0]]  # the URL line, nothing else
+    assert server.proc.poll() is None and not app_processes(server.proc.pid)
 
 
 def test_workers_run_under_the_server_and_stop_with_it_jobs_put_back(servers, db_path):

@@ -41,7 +41,10 @@ from textual_serve.server import Server
 
 from queuectl_tui.web.page import render_page
 
-log = logging.getLogger("queuectl.web")
+# textual-serve logs "Application failed to start" besides the app's own message
+# (passed on by TabService): keep the server's output to that one line.
+logging.getLogger("textual-serve").addHandler(logging.NullHandler())
+logging.getLogger("textual-serve").propagate = False
 
 SHUTDOWN_SECONDS = 2.0  # from Ctrl+C / SIGTERM to every app process gone
 APP_QUIT_SECONDS = 1.0  # an app asked to quit gets this long before SIGKILL
@@ -90,6 +93,28 @@ class WebSettings:
         if self.read_only:
             parts.append("--read-only")
         return "exec " + " ".join(shlex.quote(p) for p in parts)
+
+
+class TabService(AppService):
+    """textual-serve's app service, with the app's stderr passed on line by line as it
+    comes (textual-serve collected it and printed it twice, after the app ended)."""
+
+    async def _open_app_process(self, width: int = 80, height: int = 24):
+        process = await super()._open_app_process(width, height)
+        real, quiet = process.stderr, asyncio.StreamReader()
+        quiet.feed_eof()  # what textual-serve's own reader sees
+        process.stderr = quiet
+        self._forwarding = asyncio.create_task(_forward_lines(real))
+        return process
+
+
+async def _forward_lines(stream: asyncio.StreamReader | None) -> None:
+    if stream is None:
+        return
+    async for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if line:
+            print(f"queuectl web: a tab: {line}", file=sys.stderr, flush=True)
 
 
 class WebServer(Server):
@@ -214,13 +239,15 @@ class WebServer(Server):
             drawn = True
             await websocket.send_bytes(data)
 
-        service = AppService(
+        service = TabService(
             self.command, write_bytes=write_bytes, write_str=websocket.send_str,
             close=websocket.close, download_manager=self.download_manager, debug=self.debug)
         self.sockets.add(websocket)
         self.services.add(service)
+        watcher: asyncio.Task | None = None
         try:
             await service.start(width, height)
+            watcher = asyncio.create_task(self._close_when_app_ends(service, websocket))
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
             pass
@@ -230,6 +257,8 @@ class WebServer(Server):
             # with one line here, the others go on.
             _say(f"a browser connection ended: {type(exc).__name__}: {exc}")
         finally:
+            if watcher is not None:
+                watcher.cancel()
             self.sockets.discard(websocket)
             # An app that has not drawn yet is still starting (a tab closed or
             # reloaded at once): it cannot read a quit request yet, so it is stopped.
@@ -238,6 +267,18 @@ class WebServer(Server):
             if not websocket.closed:
                 await websocket.close()
         return websocket
+
+    @staticmethod
+    async def _close_when_app_ends(service: AppService, websocket: web.WebSocketResponse
+                                   ) -> None:
+        """An app that ends by itself (it could not open the database, it crashed)
+        closes its tab, which then says "Session ended" instead of loading forever.
+        (textual-serve only closes on the app's own "exit" message.)"""
+        if service._process is not None:
+            code = await service._process.wait()
+            if not websocket.closed:
+                await websocket.close(code=WSCloseCode.GOING_AWAY,
+                                      message=f"the app ended ({code})".encode())
 
     async def _end_app(self, service: AppService, started: bool = True) -> None:
         """Ask the app to quit (SIGTERM if it is still starting); kill it if it has
