@@ -238,6 +238,19 @@ def test_token_in_the_url_becomes_a_cookie_that_opens_page_websocket_and_metrics
     assert drawn >= 1000  # the app ran and drew its screen
 
 
+def test_behind_https_the_cookie_is_secure_and_static_folders_are_not_listed(servers, db_path):
+    server = servers(db_path, "--token", TOKEN)
+    status, headers, _ = get(f"{server.base}/?token={TOKEN}",
+                             headers={"X-Forwarded-Proto": "https"})
+    assert status == 303 and "Secure" in headers["Set-Cookie"]
+    assert "Secure" not in get(f"{server.base}/?token={TOKEN}")[1]["Set-Cookie"]
+    cookies = login_cookie(server)
+    for folder in ("/static/", "/static/js/"):
+        assert get(server.base + folder, cookies=cookies)[0] in (403, 404), folder
+    status, headers, _ = get(server.base + "/", cookies=cookies)
+    assert headers["X-Frame-Options"] == "DENY"
+
+
 def test_a_public_address_gets_a_random_token(servers, db_path):
     server = servers(db_path, "--host", "0.0.0.0")
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(server.url).query)["token"][0]

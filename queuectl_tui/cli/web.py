@@ -99,7 +99,8 @@ def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
     from queuectl_tui.web.exposition import render
     from queuectl_tui.web.server import WebServer, WebSettings, default_title, serve
 
-    db_path = str(Path(db_path).expanduser().resolve())
+    if "://" not in db_path:  # a file (a database URL is passed on as it is)
+        db_path = str(Path(db_path).expanduser().resolve())
     queue = JobQueue.open(db_path)  # an unreachable or foreign database fails here
     settings = WebSettings(db_path=db_path, host=host, port=port, token=token,
                            read_only=read_only, public_url=public_url, max_tabs=max_tabs,
