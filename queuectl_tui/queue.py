@@ -239,6 +239,15 @@ class JobQueue:
         )
         return cursor.rowcount == 1
 
+    def database_id(self, create: bool = False) -> str | None:
+        """This database's random identity (see ``store.DATABASE_ID_KEY``); with
+        ``create``, made on first use (a worker, before it runs any job)."""
+        if create:
+            self.db.execute_sql(store.ENSURE_DATABASE_ID_SQL,
+                                (store.DATABASE_ID_KEY, os.urandom(16).hex()))
+        row = self.db.execute_sql(store.DATABASE_ID_SQL, (store.DATABASE_ID_KEY,)).fetchone()
+        return row[0] if row else None
+
     def recover_expired(self) -> list[str]:
         """Take back jobs whose worker stopped renewing its lease.
 
@@ -273,9 +282,10 @@ class JobQueue:
         from queuectl_tui.runner import kill_strays
 
         host = socket.gethostname()
+        database_id = self.database_id()  # None: no worker ever ran here, no strays
         for job_id, attempts, _, worker_id, _, _ in due:
-            if worker_id and worker_id.rsplit("-", 2)[0] == host:
-                kill_strays(job_id, attempts)
+            if database_id and worker_id and worker_id.rsplit("-", 2)[0] == host:
+                kill_strays(job_id, attempts, database_id)
         recovered = []
         with self.db.atomic():
             for job_id, attempts, max_retries, worker_id, started_at, lease in due:

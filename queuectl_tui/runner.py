@@ -191,28 +191,34 @@ def run_command(
 _base_environment: dict[str, str] | None = None
 
 
-def job_environment(job_id: str, attempt: int) -> dict[str, str]:
+def job_environment(job_id: str, attempt: int, database_id: str) -> dict[str, str]:
     """The job's environment: the worker's, plus the markers ``kill_strays`` looks for.
     The worker's part is copied once (reading os.environ costs ~80 us per job)."""
     global _base_environment
     if _base_environment is None:
         _base_environment = dict(os.environ)
     env = _base_environment.copy()
+    env["QUEUECTL_DB_ID"] = database_id
     env["QUEUECTL_JOB_ID"] = job_id
     env["QUEUECTL_ATTEMPT"] = str(attempt)
     return env
 
 
-def kill_strays(job_id: str, attempt: int) -> list[int]:
-    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``.
+def kill_strays(job_id: str, attempt: int, database_id: str) -> list[int]:
+    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``
+    of the database ``database_id``; returns their pids.
 
     Used when a dead worker's job is taken back: its processes may live on
     (the worker was SIGKILLed together with its supervisor) and must not run
     beside the retry. They are found by the markers every job process inherits
     in its environment, so nothing is written per job to make this possible.
+    All three markers must match (job ids repeat across databases), and only
+    processes of our own user are touched: root can read anyone's environment,
+    but another user's job with the same markers is none of our business.
     """
-    marker = f"QUEUECTL_JOB_ID={job_id}\0".encode()
-    attempt_marker = f"QUEUECTL_ATTEMPT={attempt}\0".encode()
+    wanted = (f"QUEUECTL_DB_ID={database_id}".encode(), f"QUEUECTL_JOB_ID={job_id}".encode(),
+              f"QUEUECTL_ATTEMPT={attempt}".encode())
+    uid = os.geteuid()
     killed = []
     try:
         entries = os.listdir("/proc")
@@ -222,11 +228,13 @@ def kill_strays(job_id: str, attempt: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = b"\0" + handle.read()
+                environ = set(handle.read().split(b"\0"))
         except OSError:
             continue
-        if b"\0" + marker in environ and b"\0" + attempt_marker in environ:
+        if all(marker in environ for marker in wanted):
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 killed.append(int(entry))

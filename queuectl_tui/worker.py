@@ -77,6 +77,7 @@ class Worker:
         self.stopping = False
         self.jobs_done = 0
         self.jobs_failed = 0
+        self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
         self.doorbell = Doorbell(self.db_path)
@@ -102,6 +103,7 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
+        self.database_id = self._with_db_retry(lambda: self.queue.database_id(create=True))
         self._with_db_retry(lambda: registry.register(self.id, self.owner))
         self.log(f"started (worker id {self.id})")
         job: Claimed | None = None
@@ -194,7 +196,7 @@ class Worker:
             check=check,
             check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
             wake_fd=self.wake_r,
-            env=job_environment(job.id, job.attempts),
+            env=job_environment(job.id, job.attempts, self.database_id),
         )
         took = human_delta(result.duration)
         if result.aborted:
@@ -310,6 +312,7 @@ class Worker:
         self.queue = JobQueue.open(self.db_path)
         self._use_fast_busy_retry()
         self.db_identity = identity
+        self.database_id = self.queue.database_id(create=True)
         registry.register(self.id, self.owner)
         self.log(f"reopened {self.db_path}")
 
