@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from queuectl_tui.timeutil import human_delta, now
+from queuectl_tui.timeutil import human_delta
 
 KILL_GRACE_SECONDS = 2.0
 # After the shell has exited and its group is killed, how long the last output may
@@ -107,11 +107,14 @@ def run_command(
     ``wake_fd`` becomes readable (a signal arrived); it renews leases and
     returns a reason string when the job must be stopped.
     """
-    started = now()
+    # Every interval here is on the monotonic clock: a wall-clock step must
+    # neither time a job out early nor postpone its lease renewals.
+    started = time.monotonic()
     try:
         pid, out_fd = _spawn(command, env)
     except OSError as exc:
-        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}", now() - started)
+        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}",
+                         time.monotonic() - started)
     tail = _Tail(output_limit)
     deadline = started + timeout if timeout else None
     aborted: str | None = None
@@ -132,7 +135,7 @@ def run_command(
             if not first and _has_exited(pid):
                 break
             first = False
-            moment = now()
+            moment = time.monotonic()
             wait = next_check - moment
             if pidfd is None:
                 wait = min(wait, 0.05)
@@ -148,7 +151,7 @@ def run_command(
                 elif fd == wake_fd:
                     drain_wake(wake_fd)
                     woken = True
-            moment = now()
+            moment = time.monotonic()
             if kill_at is None:
                 if deadline is not None and moment >= deadline:
                     timed_out = True
@@ -173,7 +176,7 @@ def run_command(
         if pidfd is not None:
             os.close(pidfd)
     returncode = os.waitstatus_to_exitcode(status)
-    duration = now() - started
+    duration = time.monotonic() - started
     exit_code = returncode if returncode >= 0 else 128 - returncode  # shell convention
     if timed_out:
         error = f"timed out after {human_delta(timeout)}"
@@ -306,7 +309,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def _terminate(pgid: int) -> float:
     _signal_group(pgid, signal.SIGTERM)
-    return now() + KILL_GRACE_SECONDS
+    return time.monotonic() + KILL_GRACE_SECONDS
 
 
 def _describe_failure(code: int, tail: _Tail) -> str:

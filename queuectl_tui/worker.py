@@ -31,7 +31,7 @@ from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
-from queuectl_tui.timeutil import human_delta, now
+from queuectl_tui.timeutil import human_delta
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
 MAX_DB_BACKOFF = 30.0
@@ -103,7 +103,7 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
-        self.database_id = self._with_db_retry(lambda: self.queue.database_id(create=True))
+        self.database_id = self._with_db_retry(self.queue.prepare_worker)
         self._with_db_retry(lambda: registry.register(self.id, self.owner))
         self.log(f"started (worker id {self.id})")
         job: Claimed | None = None
@@ -120,7 +120,7 @@ class Worker:
                     )
                     if job is None:
                         self.sleep(min(self.config.poll_interval,
-                                       max(self.next_housekeeping - now(), 0.0)))
+                                       max(self.next_housekeeping - time.monotonic(), 0.0)))
                         continue
                 job = self.execute(job)
         finally:
@@ -144,14 +144,14 @@ class Worker:
     # --- housekeeping --------------------------------------------------------
 
     def housekeeping_if_due(self) -> None:
-        if now() >= self.next_housekeeping:
+        if time.monotonic() >= self.next_housekeeping:
             self.housekeeping()
 
     def housekeeping(self) -> None:
         if _file_identity(self.db_path) != self.db_identity:
             raise DatabaseGone(f"the database file {self.db_path} was removed or replaced")
         self.config = self.queue.config()
-        self.next_housekeeping = now() + min(
+        self.next_housekeeping = time.monotonic() + min(
             MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3
         )
         state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
@@ -179,7 +179,7 @@ class Worker:
         def check() -> str | None:
             if self.signals >= 2:
                 return "stopped by a second signal"
-            if now() >= self.next_housekeeping:
+            if time.monotonic() >= self.next_housekeeping:
                 try:
                     if not self._while_locked(lambda: self.queue.renew_lease(
                             job, self.id, self.config.lease_seconds)):
@@ -312,7 +312,7 @@ class Worker:
         self.queue = JobQueue.open(self.db_path)
         self._use_fast_busy_retry()
         self.db_identity = identity
-        self.database_id = self.queue.database_id(create=True)
+        self.database_id = self.queue.prepare_worker()
         registry.register(self.id, self.owner)
         self.log(f"reopened {self.db_path}")
 

@@ -225,6 +225,7 @@ def test_a_lease_renewed_during_its_grace_is_not_taken_back(db_path):
     try:
         queue.set_config("lease_seconds", 1)
         queue.enqueue([JobSpec(id="slow-writer", command="true")])
+        queue.prepare_worker()
         claimed = queue.claim("w", lease_seconds=-1)  # expired while it could not write
         assert queue.recover_expired() == []
         assert queue.renew_lease(claimed, "w", 1)  # the disk has room again
