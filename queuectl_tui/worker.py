@@ -45,6 +45,10 @@ class DatabaseGone(StoreError):
     """The database file this worker opened is no longer at its path."""
 
 
+class _Stopped(Exception):
+    """A stop came while the database was unavailable and nothing held needs it."""
+
+
 # Peewee wraps the driver's errors; the hot path calls the driver directly.
 _DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, sqlite3.Error, StoreError)
 
@@ -103,16 +107,23 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
-        self.database_id = self._with_db_retry(self.queue.prepare_worker)
-        self._with_db_retry(lambda: registry.register(self.id, self.owner))
+        try:
+            self.database_id = self._with_db_retry(self.queue.prepare_worker)
+            self._with_db_retry(lambda: registry.register(self.id, self.owner))
+        except _Stopped:
+            self.doorbell.close()
+            self.log("stopped before it could start (the database is unavailable)")
+            return 0
         self.log(f"started (worker id {self.id})")
         job: Claimed | None = None
         try:
             while True:
-                self._with_db_retry(self.housekeeping_if_due)
+                if not self.stopping:
+                    self._with_db_retry(self.housekeeping_if_due, holding=job is not None)
                 if self.stopping:
                     if job is not None:  # claimed just as the stop came: give it back
-                        self._with_db_retry(lambda j=job: self.queue.release(j, self.id))
+                        self._with_db_retry(lambda j=job: self.queue.release(j, self.id),
+                                            holding=True)
                     break
                 if job is None:
                     job = self._with_db_retry(
@@ -123,8 +134,13 @@ class Worker:
                                        max(self.next_housekeeping - time.monotonic(), 0.0)))
                         continue
                 job = self.execute(job)
+        except _Stopped:
+            pass
         finally:
-            self._with_db_retry(lambda: registry.unregister(self.id), attempts=3)
+            try:  # once: a stopping worker does not wait for the database to come back
+                self._while_locked(lambda: registry.unregister(self.id))
+            except _DB_ERRORS as exc:
+                self.log(f"could not remove its registration ({exc}); it expires by itself")
             self.doorbell.close()
         self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
         return 0
@@ -254,9 +270,14 @@ class Worker:
 
     # --- plumbing ------------------------------------------------------------
 
-    def _with_db_retry(self, operation, attempts: int | None = None):
+    def _with_db_retry(self, operation, holding: bool = False):
         """Run a database operation, backing off while the database is unavailable
-        (locked beyond the busy timeout, file gone) instead of dying or spinning."""
+        (locked beyond the busy timeout, read-only, full, file gone) instead of
+        dying or spinning.
+
+        A stop ends the waiting (raises ``_Stopped``): the first signal at once
+        unless the worker is ``holding`` a job it must give back, the second in
+        any case. The backoff sleep wakes on a signal, so the stop is prompt."""
         delay = 0.1
         tries = 0
         while True:
@@ -266,13 +287,13 @@ class Worker:
                 return self._while_locked(operation)
             except _DB_ERRORS as exc:
                 tries += 1
-                if attempts is not None and tries >= attempts:
-                    self.log(f"database error, giving up: {exc}")
-                    return None
+                if self.signals >= 2 or (self.stopping and not holding):
+                    self.log(f"database error: {exc}; stopping without it")
+                    raise _Stopped from None
                 self.log(f"database error: {exc}; retrying in {human_delta(delay)}")
                 self.sleep(delay)
-                if self.signals >= 2:
-                    return None
+                if self.signals >= 2 or (self.stopping and not holding):
+                    raise _Stopped from None
                 delay = min(delay * 2, MAX_DB_BACKOFF)
 
     def _while_locked(self, operation):
