@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from queuectl_tui.timeutil import human_delta, now
+from queuectl_tui.timeutil import human_delta
 
 KILL_GRACE_SECONDS = 2.0
 # After the shell has exited and its group is killed, how long the last output may
@@ -107,11 +107,14 @@ def run_command(
     ``wake_fd`` becomes readable (a signal arrived); it renews leases and
     returns a reason string when the job must be stopped.
     """
-    started = now()
+    # Every interval here is on the monotonic clock: a wall-clock step must
+    # neither time a job out early nor postpone its lease renewals.
+    started = time.monotonic()
     try:
         pid, out_fd = _spawn(command, env)
     except OSError as exc:
-        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}", now() - started)
+        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}",
+                         time.monotonic() - started)
     tail = _Tail(output_limit)
     deadline = started + timeout if timeout else None
     aborted: str | None = None
@@ -132,7 +135,7 @@ def run_command(
             if not first and _has_exited(pid):
                 break
             first = False
-            moment = now()
+            moment = time.monotonic()
             wait = next_check - moment
             if pidfd is None:
                 wait = min(wait, 0.05)
@@ -148,7 +151,7 @@ def run_command(
                 elif fd == wake_fd:
                     drain_wake(wake_fd)
                     woken = True
-            moment = now()
+            moment = time.monotonic()
             if kill_at is None:
                 if deadline is not None and moment >= deadline:
                     timed_out = True
@@ -173,7 +176,7 @@ def run_command(
         if pidfd is not None:
             os.close(pidfd)
     returncode = os.waitstatus_to_exitcode(status)
-    duration = now() - started
+    duration = time.monotonic() - started
     exit_code = returncode if returncode >= 0 else 128 - returncode  # shell convention
     if timed_out:
         error = f"timed out after {human_delta(timeout)}"
@@ -191,28 +194,34 @@ def run_command(
 _base_environment: dict[str, str] | None = None
 
 
-def job_environment(job_id: str, attempt: int) -> dict[str, str]:
+def job_environment(job_id: str, attempt: int, database_id: str) -> dict[str, str]:
     """The job's environment: the worker's, plus the markers ``kill_strays`` looks for.
     The worker's part is copied once (reading os.environ costs ~80 us per job)."""
     global _base_environment
     if _base_environment is None:
         _base_environment = dict(os.environ)
     env = _base_environment.copy()
+    env["QUEUECTL_DB_ID"] = database_id
     env["QUEUECTL_JOB_ID"] = job_id
     env["QUEUECTL_ATTEMPT"] = str(attempt)
     return env
 
 
-def kill_strays(job_id: str, attempt: int) -> list[int]:
-    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``.
+def kill_strays(job_id: str, attempt: int, database_id: str) -> list[int]:
+    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``
+    of the database ``database_id``; returns their pids.
 
     Used when a dead worker's job is taken back: its processes may live on
     (the worker was SIGKILLed together with its supervisor) and must not run
     beside the retry. They are found by the markers every job process inherits
     in its environment, so nothing is written per job to make this possible.
+    All three markers must match (job ids repeat across databases), and only
+    processes of our own user are touched: root can read anyone's environment,
+    but another user's job with the same markers is none of our business.
     """
-    marker = f"QUEUECTL_JOB_ID={job_id}\0".encode()
-    attempt_marker = f"QUEUECTL_ATTEMPT={attempt}\0".encode()
+    wanted = (f"QUEUECTL_DB_ID={database_id}".encode(), f"QUEUECTL_JOB_ID={job_id}".encode(),
+              f"QUEUECTL_ATTEMPT={attempt}".encode())
+    uid = os.geteuid()
     killed = []
     try:
         entries = os.listdir("/proc")
@@ -222,11 +231,13 @@ def kill_strays(job_id: str, attempt: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = b"\0" + handle.read()
+                environ = set(handle.read().split(b"\0"))
         except OSError:
             continue
-        if b"\0" + marker in environ and b"\0" + attempt_marker in environ:
+        if all(marker in environ for marker in wanted):
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 killed.append(int(entry))
@@ -298,7 +309,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def _terminate(pgid: int) -> float:
     _signal_group(pgid, signal.SIGTERM)
-    return now() + KILL_GRACE_SECONDS
+    return time.monotonic() + KILL_GRACE_SECONDS
 
 
 def _describe_failure(code: int, tail: _Tail) -> str:

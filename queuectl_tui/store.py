@@ -490,6 +490,24 @@ ANY_EXPIRED_SQL = (
     " WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
 )
 
+# The database's identity: a random id kept in a reserved ``setting`` row (not a
+# config key: ``config`` neither lists nor accepts it), created by the first worker.
+# Job processes carry it (QUEUECTL_DB_ID), so a take-back kills only this
+# database's strays, never a job with the same id in another queue.
+DATABASE_ID_KEY = "database_id"
+ENSURE_DATABASE_ID_SQL = "INSERT OR IGNORE INTO setting (key, value) VALUES (?, ?)"
+SETTING_SQL = "SELECT value FROM setting WHERE key = ?"
+SET_SETTING_SQL = "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)"
+
+# The boot whose monotonic clock the leases and heartbeats were read from (another
+# reserved ``setting`` row): readings of an earlier boot mean nothing now.
+LEASE_BOOT_KEY = "lease_boot"
+ANY_RUNNING_SQL = (
+    "SELECT 1 FROM job INDEXED BY job_state_created WHERE state = 'processing' LIMIT 1"
+)
+ANY_WORKER_SQL = "SELECT 1 FROM worker LIMIT 1"
+FORGET_WORKERS_SQL = "DELETE FROM worker"
+
 BULK_INSERT_SQL = (
     "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
     " run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)"

@@ -398,7 +398,9 @@ def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded):
                         and sorted(table_keys(app, "#dlq-table")) == ["dead-a", "dead-b",
                                                                       "dead-c"],
                         timeout=10, message="recovery once the lock is gone")
-            assert app.queue.get("orphaned").state == "failed"
+            # Taken back after its grace (see JobQueue.recover_expired).
+            await until(pilot, lambda: app.queue.get("orphaned").state == "failed",
+                        timeout=10, message="the orphaned job to be taken back")
 
     run(scenario())
 
