@@ -160,6 +160,7 @@ class Worker:
             self.stopping = True
         for job_id in self.queue.recover_expired():
             self.log(f"job {job_id}: its worker stopped responding; taken back")
+        store.checkpoint_if_large(self.queue.db)  # keep the WAL bounded (issue 9, item 8)
 
     # --- one job -------------------------------------------------------------
 
