@@ -34,11 +34,11 @@ class WorkerInfo(NamedTuple):
     current_job: str | None
 
 
-def register(worker_id: str, owner: str) -> None:
+def register(worker_id: str, owner: str, doorbell: str | None = None) -> None:
     stamp = now()
     Worker.replace(
         id=worker_id, pid=os.getpid(), hostname=socket.gethostname(), owner=owner,
-        state="running", started_at=stamp, heartbeat_at=stamp,
+        state="running", started_at=stamp, heartbeat_at=stamp, doorbell=doorbell,
     ).execute()
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import select
 import signal
 import socket
 import sqlite3
@@ -98,7 +97,7 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
-        self._with_db_retry(lambda: registry.register(self.id, self.owner))
+        self._with_db_retry(lambda: registry.register(self.id, self.owner, self.doorbell.name))
         self.log(f"started (worker id {self.id})")
         job: Claimed | None = None
         try:
@@ -126,14 +125,8 @@ class Worker:
     def sleep(self, seconds: float) -> None:
         """Idle until the timeout, a signal, or the doorbell (new work), whichever
         comes first."""
-        waiting = [self.wake_r]
-        if self.doorbell.fileno() is not None:
-            waiting.append(self.doorbell.fileno())
-        readable, _, _ = select.select(waiting, [], [], seconds)
-        if self.wake_r in readable:
+        if self.doorbell.wait(seconds, self.wake_r) == "signal":
             drain_wake(self.wake_r)
-        if len(readable) > (self.wake_r in readable):
-            self.doorbell.drain()
 
     # --- housekeeping --------------------------------------------------------
 
@@ -150,7 +143,7 @@ class Worker:
         )
         state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
         if state is None:  # swept as dead while we were stalled: come back
-            registry.register(self.id, self.owner)
+            registry.register(self.id, self.owner, self.doorbell.name)
         elif state == "stopping" and not self.stopping:
             self.log("stop requested")
             self.stopping = True
@@ -278,7 +271,7 @@ class Worker:
         self.queue = JobQueue.open(self.db_path)
         self._use_fast_busy_retry()
         self.db_identity = identity
-        registry.register(self.id, self.owner)
+        registry.register(self.id, self.owner, self.doorbell.name)
         self.log(f"reopened {self.db_path}")
 
     def log(self, message: str) -> None:
