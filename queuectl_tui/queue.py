@@ -130,9 +130,10 @@ class JobQueue:
 
         if not doorbell.SUPPORTED:
             return
-        pids = [pid for (pid,) in self.db.execute_sql(
-            "SELECT pid FROM worker WHERE hostname = ?", (socket.gethostname(),)).fetchall()]
-        doorbell.ring(self.db.database, pids)
+        names = [name for (name,) in self.db.execute_sql(
+            "SELECT doorbell FROM worker WHERE hostname = ? AND doorbell IS NOT NULL",
+            (socket.gethostname(),)).fetchall()]
+        doorbell.ring(names)
 
     def _existing_ids(self, ids: Iterable[str]) -> list[str]:
         ids = list(ids)

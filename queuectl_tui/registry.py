@@ -38,10 +38,10 @@ class WorkerInfo(NamedTuple):
     current_job: str | None
 
 
-def register(worker_id: str, owner: str) -> None:
+def register(worker_id: str, owner: str, doorbell: str | None = None) -> None:
     Worker.replace(
         id=worker_id, pid=os.getpid(), hostname=socket.gethostname(), owner=owner,
-        state="running", started_at=now(), heartbeat_at=lease_clock(),
+        state="running", started_at=now(), heartbeat_at=lease_clock(), doorbell=doorbell,
     ).execute()
 
 

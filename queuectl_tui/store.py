@@ -12,6 +12,7 @@ import errno
 import os
 import sqlite3
 import sys
+import time
 import urllib.parse
 
 import peewee
@@ -135,21 +136,27 @@ def _migrate_to_2(db: SqliteDatabase) -> None:
     db.execute_sql("DROP INDEX IF EXISTS job_lease")
 
 
-# The sorts the TUI offers (queue.SORT_COLUMNS), with and without a state filter
-# (the Jobs pane's filter, the DLQ pane's state = 'dead'): without them a page at
-# a million rows sorts the whole table in a temporary B-tree. created_at is the
-# tie-breaker ``JobQueue.page`` adds. id sorts use the primary key's index, and
-# state sorts job_state_created. Indexes that hold attempts or updated_at change
-# with every claim and finish; the bench figures in the README include them.
+# The sorts the TUI offers (queue.SORT_COLUMNS), chosen against the hot path: an
+# index whose columns a claim or a finish changes (state, attempts, updated_at)
+# adds pages to every commit, and so to the WAL (8 such indexes tripled the WAL
+# written per job). So:
+# - the DLQ pane (state = 'dead', every sort): partial indexes; a row enters them
+#   only when it dies, so they cost the hot path nothing. SQLite uses a partial
+#   index for ``state = ?`` when the bound value matches (it re-prepares per value);
+# - the Jobs pane without a state filter: priority and run_at (columns that do not
+#   change while a job runs); created_at, state and id sorts use job_created,
+#   job_state_created and the primary key;
+# - not indexed: updated_at and attempts (every claim or finish changes them: an
+#   index on updated_at alone added ~25% to the WAL per job), and sorts other than
+#   created within a state other than dead: these sort the state's rows in a
+#   temporary B-tree (see README). created_at is the tie-breaker JobQueue.page adds.
 SORT_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_state_updated ON job (state, updated_at, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_updated ON job (updated_at, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_priority ON job (state, priority, created_at)",
     "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_attempts ON job (state, attempts, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_attempts ON job (attempts, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_run_at ON job (state, run_at, created_at)",
     "CREATE INDEX IF NOT EXISTS job_run_at ON job (run_at, created_at)",
+    *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
+      " WHERE state = 'dead'"
+      for name, column in (("updated", "updated_at"), ("priority", "priority"),
+                           ("attempts", "attempts"), ("run_at", "run_at"))),
 )
 
 
@@ -170,10 +177,14 @@ MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 # Largest WAL file kept after a checkpoint resets it (SQLite truncates it to this),
 # and the size past which a worker forces a checkpoint (``checkpoint_if_large``).
+# Workers look once a second, so the WAL peaks at this plus a second's writing
+# (~20 MB at 1,000 jobs/s): about 30 MB measured with 8 and with 32 workers.
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
-# How long a forced checkpoint waits for readers to leave the WAL.
+WAL_CHECKPOINT_BYTES = int(os.environ.get("QUEUECTL_WAL_CHECKPOINT_BYTES", 8 * 1024 * 1024))
+# How long a forced checkpoint waits for readers to leave the WAL, and how often
+# it tries when another process holds the checkpoint lock.
 CHECKPOINT_WAIT_MS = 2000
+CHECKPOINT_TRIES = 20
 # SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
 # full disk that is more than the free space: the WAL would never be reset and
 # would fill any space freed. So it comes sooner, after a quarter of the free space.
@@ -405,12 +416,14 @@ def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
 def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
     """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
 
-    SQLite's automatic checkpoint is passive: with many workers there is always
-    a reader inside the WAL, so it is never reset and grows without bound (297 MB
-    after 20,000 jobs with 8 workers). A TRUNCATE checkpoint holds off new
-    writers and waits (up to CHECKPOINT_WAIT_MS) for readers to leave, then
-    empties the file. Workers call this from their housekeeping; it costs a
-    stat() and a statvfs() when the WAL is small. Returns True if it checkpointed.
+    SQLite's automatic checkpoint is passive, and a WAL is only reset once no
+    reader is inside it: with many workers one always is, so the WAL grew without
+    bound (150-355 MB after 20,000 jobs with 8 workers, never given back). A
+    TRUNCATE checkpoint holds off new writers, waits (up to CHECKPOINT_WAIT_MS)
+    for the readers to leave, and empties the file. Another process's passive
+    checkpoint makes it fail at once (SQLite does not wait for that lock), so it
+    tries again a few times. Workers call this from their housekeeping; while the
+    WAL is small it costs a stat() and a statvfs(). Returns True if it truncated.
     """
     fit_checkpoints_to_free_space(db)
     try:
@@ -422,8 +435,12 @@ def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -
     (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
     try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return busy == 0
+        for attempt in range(CHECKPOINT_TRIES):
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.001 * (attempt + 1))
+        return False
     except sqlite3.Error:
         return False
     finally:

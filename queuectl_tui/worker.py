@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import select
 import signal
 import socket
 import sqlite3
@@ -109,7 +108,8 @@ class Worker:
     def run(self) -> int:
         try:
             self.database_id = self._with_db_retry(self.queue.prepare_worker)
-            self._with_db_retry(lambda: registry.register(self.id, self.owner))
+            self._with_db_retry(
+                lambda: registry.register(self.id, self.owner, self.doorbell.name))
         except _Stopped:
             self.doorbell.close()
             self.log("stopped before it could start (the database is unavailable)")
@@ -148,14 +148,8 @@ class Worker:
     def sleep(self, seconds: float) -> None:
         """Idle until the timeout, a signal, or the doorbell (new work), whichever
         comes first."""
-        waiting = [self.wake_r]
-        if self.doorbell.fileno() is not None:
-            waiting.append(self.doorbell.fileno())
-        readable, _, _ = select.select(waiting, [], [], seconds)
-        if self.wake_r in readable:
+        if self.doorbell.wait(seconds, self.wake_r) == "signal":
             drain_wake(self.wake_r)
-        if len(readable) > (self.wake_r in readable):
-            self.doorbell.drain()
 
     # --- housekeeping --------------------------------------------------------
 
@@ -172,7 +166,7 @@ class Worker:
         )
         state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
         if state is None:  # swept as dead while we were stalled: come back
-            registry.register(self.id, self.owner)
+            registry.register(self.id, self.owner, self.doorbell.name)
         elif state == "stopping" and not self.stopping:
             self.log("stop requested")
             self.stopping = True
@@ -182,6 +176,7 @@ class Worker:
             self.stopping = True
         for job_id in self.queue.recover_expired():
             self.log(f"job {job_id}: its worker stopped responding; taken back")
+        store.checkpoint_if_large(self.queue.db)  # keep the WAL bounded (issue 9, item 8)
 
     # --- one job -------------------------------------------------------------
 
@@ -334,7 +329,7 @@ class Worker:
         self._use_fast_busy_retry()
         self.db_identity = identity
         self.database_id = self.queue.prepare_worker()
-        registry.register(self.id, self.owner)
+        registry.register(self.id, self.owner, self.doorbell.name)
         self.log(f"reopened {self.db_path}")
 
     def log(self, message: str) -> None:

@@ -275,5 +275,5 @@ def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     assert "doorbell" in columns
-    assert {"job_state_updated", "job_priority", "job_state_priority"} <= indexes
+    assert {"job_dead_updated", "job_priority", "job_run_at"} <= indexes
     JobQueue.open(path).close()  # opening again does not re-run the migration
