@@ -325,7 +325,8 @@ class QueuectlApp(App):
         if pane in PANES:
             table = {"jobs": "#jobs-table", "dlq": "#dlq-table", "workers": "#workers-table",
                      "config": "#config-table"}[pane]
-            self.query_one(table).focus()
+            for widget in self.query(table):  # not there yet while the pane mounts
+                widget.focus()
             self.change_view(pane=pane)
 
     def open_job(self, job_id: str) -> None:
