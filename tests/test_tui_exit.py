@@ -40,7 +40,7 @@ class PtyTui:
     """`python -m queuectl_tui --db DB tui ...` on a pseudo-terminal of 120x36."""
 
     def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None,
-                 size: tuple[int, int] = (120, 36)):
+                 size: tuple[int, int] = (120, 36), command: tuple[str, ...] = ("tui",)):
         self.db = db
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
@@ -48,7 +48,7 @@ class PtyTui:
         environment.pop("QUEUECTL_DEBUG", None)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "queuectl_tui", "--db", str(db), "tui", *args],
+            [sys.executable, "-m", "queuectl_tui", "--db", str(db), *command, *args],
             stdin=slave, stdout=slave, stderr=slave, env=environment, start_new_session=True,
         )
         os.close(slave)
@@ -169,8 +169,9 @@ def long_job(db_path: Path):
 def open_tui(db_path: Path):
     opened: list[PtyTui] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> PtyTui:
-        tui = PtyTui(db_path, *args, env=env)
+    def start(*args: str, env: dict[str, str] | None = None,
+              command: tuple[str, ...] = ("tui",)) -> PtyTui:
+        tui = PtyTui(db_path, *args, env=env, command=command)
         opened.append(tui)
         return tui
 
@@ -268,3 +269,42 @@ def test_a_crash_on_mount_exits_1_with_the_error_and_leaves_nothing_running(
     assert tui.wait_exit() == 1
     assert "test crash at mount" in tui.text()
     assert_put_back(db_path, long_job)
+
+
+def demo_folder(tui: PtyTui) -> Path:
+    tui.wait_for_text(r"Demo database: \S+demo\.db")
+    path = Path(re.search(r"Demo database: (\S+demo\.db)", tui.text()).group(1))
+    assert path.parent.name.startswith("queuectl-demo-")
+    return path.parent
+
+
+@pytest.mark.parametrize("command", [("demo",), ("tui", "--demo")])
+def test_the_demo_database_is_removed_when_the_app_quits(db_path, open_tui, command):
+    tui = open_tui("--workers", "0", command=command)
+    folder = demo_folder(tui)
+    tui.wait_for_text("nightly-backup")  # the demo's jobs are on screen
+    assert folder.exists()
+    tui.press(b"q")
+    assert tui.wait_exit() == 0
+    assert not folder.exists()
+
+
+def test_the_demo_database_is_removed_after_a_signal(db_path, open_tui):
+    tui = open_tui("--workers", "1", command=("demo",))
+    folder = demo_folder(tui)
+    tui.wait_for_text("nightly-backup")
+    tui.proc.send_signal(signal.SIGTERM)
+    assert tui.wait_exit() == 128 + signal.SIGTERM
+    assert not folder.exists()
+
+
+def test_tui_demo_leaves_the_real_database_alone(db_path, long_job, open_tui):
+    with sqlite3.connect(db_path) as conn:
+        before = conn.execute("SELECT id FROM job ORDER BY id").fetchall()
+    tui = open_tui("--workers", "0", command=("tui", "--demo"))
+    demo_folder(tui)
+    tui.wait_for_text("nightly-backup")
+    tui.press(b"q")
+    assert tui.wait_exit() == 0
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT id FROM job ORDER BY id").fetchall() == before

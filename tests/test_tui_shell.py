@@ -109,7 +109,7 @@ async def test_an_idle_app_does_not_count_the_jobs_again_until_something_changes
 
 
 async def test_the_palette_offers_one_quit_ours(tui):
-    app, pilot = tui
+    app, _ = tui
     from queuectl_tui.tui.commands import QueuectlCommands
 
     titles = [title for title, _, _ in QueuectlCommands(app.screen)._commands()]
