@@ -241,6 +241,32 @@ def test_cancel_in_the_quit_dialog_keeps_the_app_and_the_job(db_path, long_job, 
     assert_put_back(db_path, long_job)
 
 
+def test_leave_exits_at_once_and_the_worker_finishes_the_job_alone(
+        db_path, long_job, open_tui):
+    tui = open_tui("--workers", "1")
+    running(db_path, long_job)
+    tui.press(b"q")
+    tui.wait_for_text("1 job is running in this app's workers", timeout=10)
+    tui.press(b"l")
+    assert tui.wait_exit() == 0
+    assert job_row(db_path, long_job) == ("processing", 1)  # still running, as chosen
+    assert job_processes(long_job)
+
+
+def test_wait_exits_once_the_job_is_done(db_path, open_tui):
+    queue = JobQueue.open(db_path)
+    queue.set_config("poll_interval", "0.05")
+    queue.enqueue([JobSpec(command="sleep 2", id="short-wait")])
+    queue.close()
+    tui = open_tui("--workers", "1")
+    running(db_path, "short-wait")
+    tui.press(b"q")
+    tui.wait_for_text("1 job is running in this app's workers", timeout=10)
+    tui.press(b"w")
+    assert tui.wait_exit() == 0
+    assert job_row(db_path, "short-wait") == ("completed", 1)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_workers_and_puts_the_job_back(db_path, long_job, open_tui, sig):
     tui = open_tui("--workers", "1")

@@ -298,6 +298,7 @@ class QueuectlApp(App):
         error = worker.error
         text = str(error) if isinstance(error, QueueError) else _describe(error)
         if worker.group == "refresh":
+            self._data_version = None  # the next tick fetches in full
             self._status(Text.assemble(("refresh failed: ", "b red"), text,
                                        f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
             self.schedule_refresh()
