@@ -64,12 +64,14 @@ class Tui:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
         env = dict(os.environ, TERM="xterm-256color")
-        if code:
-            env["PYTHONPATH"] = code
+        # `python -m` puts the working folder first on sys.path: run from the code's.
+        here = code or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+        env["PYTHONPATH"] = here
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queuectl_tui", "--db", db, "tui", "--workers", "0"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            cwd=here)
         os.close(slave)
         self.master = master
         self.output = bytearray()

@@ -131,7 +131,6 @@ class QueuectlApp(App):
         self._refresh_timer: Timer | None = None
         self._fetch_started: float | None = None
         self._data_version: int | None = None
-        self._last_full_fetch = 0.0
         self._last_light_fetch = 0.0
         self._quit_choice: str | None = None
         self._forms: dict[Worker, object] = {}
@@ -240,7 +239,7 @@ class QueuectlApp(App):
             else:
                 snapshot = fetch(self.queue, view)
                 self._data_version = version
-                self._last_light_fetch = self._last_full_fetch = time.monotonic()
+                self._last_light_fetch = time.monotonic()
         finally:
             self._fetch_started = None
         if not get_current_worker().is_cancelled:
