@@ -101,15 +101,17 @@ class Tui:
                 raise RuntimeError(f"{text!r} never appeared: {seen[-500:]}")
             time.sleep(0.005)
 
-    def memory(self) -> tuple[float, float]:
-        """(VmHWM, VmRSS) in MB."""
+    def memory(self) -> dict[str, float]:
+        """VmHWM, VmRSS, RssAnon, RssFile in MB. RssFile counts the database pages
+        SQLite reads through mmap (mmap_size): shared with the page cache, not the
+        app's own memory, which is RssAnon."""
         values = {}
         with open(f"/proc/{self.proc.pid}/status") as handle:
             for line in handle:
                 key, _, rest = line.partition(":")
-                if key in ("VmHWM", "VmRSS"):
+                if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
                     values[key] = int(rest.split()[0]) / 1024
-        return values["VmHWM"], values["VmRSS"]
+        return values
 
     def cpu_seconds(self) -> float:
         with open(f"/proc/{self.proc.pid}/stat") as handle:
@@ -141,22 +143,21 @@ def main() -> None:
         started = time.perf_counter()
         newest = build(db, args.jobs)
         print(f"database: {args.jobs:,} jobs built in {time.perf_counter() - started:.1f}s")
-        paints, hwm, rss = [], [], []
+        paints, memory = [], []
         for _ in range(args.runs):
             tui = Tui(db, args.code)
             try:
                 paints.append(tui.wait_for(newest))
                 time.sleep(1.0)  # a refresh or two after the first paint
-                peak, resident = tui.memory()
-                hwm.append(peak)
-                rss.append(resident)
+                memory.append(tui.memory())
             finally:
                 tui.close()
         print(f"first paint (shell command to the newest job on screen, 120x36): median "
               f"{statistics.median(paints):.2f}s of {args.runs} "
               f"({', '.join(f'{p:.2f}' for p in paints)})")
-        print(f"memory after painting: VmHWM median {statistics.median(hwm):.0f} MB, "
-              f"VmRSS median {statistics.median(rss):.0f} MB")
+        print("memory after painting (median): " + ", ".join(
+            f"{key} {statistics.median(m[key] for m in memory):.0f} MB"
+            for key in ("VmHWM", "VmRSS", "RssAnon", "RssFile")))
         if args.idle:
             tui = Tui(db, args.code)
             try:

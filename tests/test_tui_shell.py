@@ -152,3 +152,21 @@ async def test_no_worker_log_without_embedded_workers(db_path, tui):
     await until(pilot, lambda: os.path.exists(log), message="the log, once a worker starts")
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     await pilot.press("minus")
+
+
+def test_the_worker_log_is_private_rotated_and_never_a_symlink(tmp_path):
+    from queuectl_tui.tui.embedded import MAX_LOG_BYTES, _open_worker_log
+
+    path = tmp_path / "q.db.tui-workers.log"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_LOG_BYTES + 1)
+    _open_worker_log(str(path)).close()
+    assert (tmp_path / "q.db.tui-workers.log.1").stat().st_size == MAX_LOG_BYTES + 1
+    assert path.stat().st_size == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    target = tmp_path / "someone-elses-file"
+    link = tmp_path / "link.log"
+    link.symlink_to(target)
+    with pytest.raises(OSError):
+        _open_worker_log(str(link))
+    assert not target.exists()
