@@ -36,11 +36,17 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07
                       rb"|\x1bP[^\x1b]*\x1b\\|\x1b[()][0-9A-Za-z]|\x1b[=>78c]")
 
 
+def _take_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyTui:
     """`python -m queuectl_tui --db DB tui ...` on a pseudo-terminal of 120x36."""
 
     def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None,
-                 size: tuple[int, int] = (120, 36), command: tuple[str, ...] = ("tui",)):
+                 size: tuple[int, int] = (120, 36), command: tuple[str, ...] = ("tui",),
+                 controlling: bool = False):
         self.db = db
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
@@ -49,10 +55,13 @@ class PtyTui:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queuectl_tui", "--db", str(db), *command, *args],
-            stdin=slave, stdout=slave, stderr=slave, env=environment, start_new_session=True,
+            stdin=slave, stdout=slave, stderr=slave, env=environment,
+            start_new_session=not controlling,
+            # As a login terminal does: closing it sends SIGHUP to the session.
+            preexec_fn=_take_terminal if controlling else None,
         )
         os.close(slave)
-        self.master = master
+        self.master: int | None = master
         self._output = bytearray()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -62,7 +71,7 @@ class PtyTui:
         while True:
             try:
                 chunk = os.read(self.master, 65536)
-            except OSError:
+            except (OSError, TypeError):  # closed
                 return
             if not chunk:
                 return
@@ -111,10 +120,13 @@ class PtyTui:
             self.proc.wait()
         kill_registered_workers(self.db)
         self._reader.join(timeout=2)
-        try:
-            os.close(self.master)
-        except OSError:
-            pass
+        self.close_terminal()
+
+    def close_terminal(self) -> None:
+        """Close our side of the terminal, as when its window is closed."""
+        fd, self.master = self.master, None
+        if fd is not None:
+            os.close(fd)
 
 
 def job_processes(job_id: str) -> list[int]:
@@ -170,8 +182,8 @@ def open_tui(db_path: Path):
     opened: list[PtyTui] = []
 
     def start(*args: str, env: dict[str, str] | None = None,
-              command: tuple[str, ...] = ("tui",)) -> PtyTui:
-        tui = PtyTui(db_path, *args, env=env, command=command)
+              command: tuple[str, ...] = ("tui",), controlling: bool = False) -> PtyTui:
+        tui = PtyTui(db_path, *args, env=env, command=command, controlling=controlling)
         opened.append(tui)
         return tui
 
@@ -276,6 +288,18 @@ def test_a_signal_stops_the_workers_and_puts_the_job_back(db_path, long_job, ope
     tui.proc.send_signal(sig)
     assert tui.wait_exit() == 128 + sig
     assert time.monotonic() - sent < QUICK_EXIT_SECONDS
+    assert_put_back(db_path, long_job)
+
+
+def test_closing_the_terminal_stops_the_workers_and_puts_the_job_back(
+        db_path, long_job, open_tui):
+    tui = open_tui("--workers", "1", controlling=True)
+    running(db_path, long_job)
+    tui.wait_for_text("Jobs")
+    closed = time.monotonic()
+    tui.close_terminal()  # the window goes away: the kernel sends SIGHUP
+    assert tui.wait_exit() == 128 + signal.SIGHUP
+    assert time.monotonic() - closed < QUICK_EXIT_SECONDS
     assert_put_back(db_path, long_job)
 
 
