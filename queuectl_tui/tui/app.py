@@ -138,7 +138,6 @@ class QueuectlApp(App):
         self._refresh_timer: Timer | None = None
         self._fetch_started: float | None = None
         self._data_version: int | None = None
-        self._last_full_fetch = 0.0
         self._last_light_fetch = 0.0
         self._quit_choice: str | None = None
         self._forms: dict[Worker, object] = {}
@@ -247,7 +246,7 @@ class QueuectlApp(App):
             else:
                 snapshot = fetch(self.queue, view)
                 self._data_version = version
-                self._last_light_fetch = self._last_full_fetch = time.monotonic()
+                self._last_light_fetch = time.monotonic()
         finally:
             self._fetch_started = None
         if not get_current_worker().is_cancelled:
@@ -309,6 +308,7 @@ class QueuectlApp(App):
         error = worker.error
         text = str(error) if isinstance(error, QueueError) else _describe(error)
         if worker.group == "refresh":
+            self._data_version = None  # the next tick fetches in full
             self._status(Text.assemble(("refresh failed: ", "b red"), text,
                                        f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
             self.schedule_refresh()
@@ -336,7 +336,8 @@ class QueuectlApp(App):
         if pane in PANES:
             table = {"jobs": "#jobs-table", "dlq": "#dlq-table", "workers": "#workers-table",
                      "config": "#config-table"}[pane]
-            self.query_one(table).focus()
+            for widget in self.query(table):  # not there yet while the pane mounts
+                widget.focus()
             self.change_view(pane=pane)
 
     def open_job(self, job_id: str) -> None:
