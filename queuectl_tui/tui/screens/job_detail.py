@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from queuectl_tui.errors import NotFound
@@ -26,6 +26,7 @@ from queuectl_tui.queue import JobQueue
 from queuectl_tui.timeutil import human_delta, relative, to_local
 from queuectl_tui.tui.messages import CancelJobs, DeleteJobs, RetryJobs, ShowPane
 from queuectl_tui.tui.screens.confirm import ConfirmScreen
+from queuectl_tui.tui.widgets.footer import KeysFooter
 from queuectl_tui.tui.widgets.format import literal, literal_block, state_cell, when
 
 REFRESH_SECONDS = 1.0
@@ -84,7 +85,7 @@ class JobDetailScreen(Screen):
             yield Static(id="detail-error")
             yield Static("[b]Output[/b]", classes="section")
             yield Static(id="detail-output")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#detail-attempts", DataTable)
@@ -136,7 +137,8 @@ class JobDetailScreen(Screen):
             ("Worker", literal(job.worker_id or "-")),
             ("Exit code", "-" if job.exit_code is None else str(job.exit_code)),
         ):
-            grid.add_row(name, value if isinstance(value, Text) else Text(value))
+            if value != "-" or name != "When":
+                grid.add_row(name, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         table = self.query_one("#detail-attempts", DataTable)
         rows = [
