@@ -29,7 +29,6 @@ from queuectl_tui.tui.widgets.live_table import Cell, JobTable
 SORT_OF_COLUMN = {"id": "id", "state": "state", "priority": "priority",
                   "attempts": "attempts", "when": "run_at", "created": "created",
                   "updated": "updated", "died": "updated"}
-SORT_NAMES = {"run_at": "run at", "updated": "updated", "created": "created"}
 # Widths (with a column's two spaces of padding) of the fixed columns, for the
 # room that is left to the command and the error.
 FIXED_WIDTHS = {"mark": 3, "state": 12, "priority": 5, "attempts": 7, "when": 18,
@@ -52,6 +51,7 @@ class JobTablePane(Vertical):
     SORTABLE: tuple[str, ...] = ()
     LISTING = Listing()
     ERROR_SHARE = 0.45  # of the free width, what the last-error column gets
+    SORT_NAMES = {"run_at": "run at"}  # how the status line names a sort
 
     BINDINGS = [
         Binding("slash", "search", "Search", id="table.search",
@@ -167,7 +167,7 @@ class JobTablePane(Vertical):
             text.append("  ·  matching ")
             text.append(repr(listing.search), style="bold")
         arrow = "↓" if listing.descending else "↑"
-        text.append(f"  ·  sorted by {SORT_NAMES.get(listing.sort, listing.sort)} {arrow}")
+        text.append(f"  ·  sorted by {self.SORT_NAMES.get(listing.sort, listing.sort)} {arrow}")
         if self.total > PAGE_SIZE:
             page = listing.offset // PAGE_SIZE + 1
             pages = (self.total + PAGE_SIZE - 1) // PAGE_SIZE
