@@ -595,7 +595,7 @@ def test_the_workers_pane_keeps_its_key_columns_at_80_columns(db_path):
             await until(pilot, lambda: table.keys == ["somehost-4242-beef"],
                         message="the worker")
             labels = [str(c.label) for c in table.columns.values()]
-            for label in ("Worker", "State", "Current job", "Done", "Failed", "Heartbeat",
+            for label in ("Worker", "State", "Current job", "Done", "Heartbeat",
                           "Kind"):
                 assert label in labels
             assert table.virtual_size.width <= 80
@@ -612,7 +612,7 @@ def test_narrow_jobs_pane_drops_columns_instead_of_scrolling(three_dead):
             table = app.query_one("#jobs-table")
             await until(pilot, lambda: len(table.keys) == 3, message="rows")
             labels = [str(column.label) for column in table.columns.values()]
-            assert labels == [" ", "ID", "State", "Pri", "Tries", "When", "Command"]
+            assert labels == [" ", "ID", "State", "Tries", "When", "Command"]
             assert table.virtual_size.width <= 80
             await pilot.resize_terminal(150, 30)
             await until(pilot, lambda: len(table.columns) == 10, message="the wide layout")

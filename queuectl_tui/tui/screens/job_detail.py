@@ -30,6 +30,9 @@ from queuectl_tui.tui.widgets.footer import KeysFooter
 from queuectl_tui.tui.widgets.format import literal, literal_block, state_cell, when
 
 REFRESH_SECONDS = 1.0
+# The attempts table's columns but the result (#, started, took, exit, backoff),
+# with padding and the screen's margins.
+ATTEMPT_COLUMNS_WIDTH = 3 + 21 + 8 + 6 + 20 + 6
 
 
 @dataclass
@@ -141,11 +144,13 @@ class JobDetailScreen(Screen):
                 grid.add_row(name, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         table = self.query_one("#detail-attempts", DataTable)
+        # The result gets what the other columns leave: no sideways scrolling.
+        room = max(self.size.width - ATTEMPT_COLUMNS_WIDTH, 16)
         rows = [
             (str(a.number), to_local(a.started_at),
              human_delta(a.finished_at - a.started_at) if a.started_at else "-",
              "-" if a.exit_code is None else str(a.exit_code),
-             literal(a.error or "ok", style="red" if a.error else "green"),
+             literal(a.error or "ok", room, style="red" if a.error else "green"),
              f"retry after {human_delta(a.retry_at - a.finished_at)}" if a.retry_at else "")
             for a in message.detail.attempts
         ]
