@@ -522,7 +522,9 @@ def test_help_lists_the_navigation_keys(db_path):
 
 def test_bindings_have_ids_and_tooltips():
     from queuectl_tui.tui.screens.confirm import ConfirmScreen
+    from queuectl_tui.tui.screens.help import HelpScreen
     from queuectl_tui.tui.screens.job_detail import JobDetailScreen
+    from queuectl_tui.tui.screens.new_job import NewJobScreen
     from queuectl_tui.tui.widgets.config_pane import ConfigPane, SettingInput
     from queuectl_tui.tui.widgets.dlq_pane import DlqPane
     from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
@@ -530,7 +532,8 @@ def test_bindings_have_ids_and_tooltips():
     from queuectl_tui.tui.widgets.live_table import JobTable, LiveTable, SettingsTable
     from queuectl_tui.tui.widgets.workers_pane import WorkersPane
 
-    for owner in (ConfirmScreen, JobDetailScreen, ConfigPane, SettingInput, DlqPane,
+    for owner in (ConfirmScreen, HelpScreen, JobDetailScreen, NewJobScreen, ConfigPane,
+                  SettingInput, DlqPane,
                   JobTablePane, JobsPane, JobTable, LiveTable, SettingsTable, WorkersPane):
         for binding in owner.BINDINGS:
             assert binding.id and binding.tooltip, (owner.__name__, binding.key)
