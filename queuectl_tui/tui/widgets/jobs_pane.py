@@ -29,7 +29,7 @@ class JobsPane(JobTablePane):
     TITLE = "Filter:"
     COLUMNS = JOB_COLUMNS
     # Narrower than this, a column gives its room to the command.
-    MIN_WIDTH = {"created": 100, "last_error": 100, "updated": 140}
+    MIN_WIDTH = {"priority": 100, "created": 100, "last_error": 100, "updated": 140}
     SORTABLE = ("created", "updated", "priority", "state", "attempts", "id", "run_at")
 
     BINDINGS = [

@@ -1,0 +1,662 @@
+"""The panes and screens, driven through Textual's pilot with real keys on a real
+database: the DLQ pages like the Jobs pane, dialogs are safe, navigation keys,
+marks, and the 80x24 layout."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+from rich.console import Console
+
+from queuectl_tui.config import Config
+from queuectl_tui.jobspec import JobSpec
+from queuectl_tui.queue import JobQueue
+from queuectl_tui.store import Job
+from queuectl_tui.tui import make_app
+
+WIDE = (140, 40)
+SMALL = (80, 24)
+
+
+# --- helpers (shared with test_tui_text.py) ---------------------------------------
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def until(pilot, condition, timeout: float = 10.0, message: str = "condition"):
+    """Let the app run until ``condition()`` holds; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            app = pilot.app
+            pytest.fail(f"timed out waiting for {message} (screen {type(app.screen).__name__},"
+                        f" view {app.view})\n{screen_text(app)}")
+        await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as text (what export_screenshot draws)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def shows(pilot, *texts: str, timeout: float = 10.0) -> str:
+    """Wait until every one of ``texts`` is on screen; return the screen."""
+    await until(pilot, lambda: all(t in screen_text(pilot.app) for t in texts),
+                timeout=timeout, message=f"{texts} on screen")
+    return screen_text(pilot.app)
+
+
+def screen_name(app) -> str:
+    return type(app.screen).__name__
+
+
+def keys(app, table: str) -> list[str]:
+    return app.query_one(table).keys
+
+
+def make_dead(queue: JobQueue, specs: list[JobSpec], error: str = "exit code 1",
+              output: str = "") -> None:
+    """Jobs that failed their only attempt: in the DLQ."""
+    queue.enqueue([JobSpec(command=s.command, id=s.id, max_retries=1) for s in specs])
+    for _ in specs:
+        claimed = queue.claim("test-worker", 30)
+        queue.fail(claimed, "test-worker", 1, error, output, Config())
+
+
+def make_running(queue: JobQueue, job_id: str, command: str = "sleep 60") -> None:
+    """A job claimed by a (fake) worker: ``processing``, nothing really runs."""
+    queue.enqueue([JobSpec(command=command, id=job_id)])
+    claimed = queue.claim("test-worker", 300)
+    assert claimed.id == job_id
+
+
+# --- the DLQ pages, searches and sorts like the Jobs pane (defect 5) ----------------
+
+
+@pytest.fixture
+def many_dead(db_path):
+    queue = JobQueue.open(db_path)
+    make_dead(queue, [JobSpec(command=f"false {n}", id=f"dead-{n:03d}") for n in range(305)])
+    queue.close()
+    return db_path
+
+
+def test_dlq_pages_through_every_dead_job(many_dead):
+    async def scenario():
+        app = make_app(str(many_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.press("2")
+            dlq = "#dlq-table"
+            await until(pilot, lambda: len(keys(app, dlq)) == 200, message="the first page")
+            seen = set(keys(app, dlq))
+            await shows(pilot, "rows 1–200 of 305", "page 1/2")
+            await pilot.press("right_square_bracket")
+            await until(pilot, lambda: len(keys(app, dlq)) == 105, message="the second page")
+            seen |= set(keys(app, dlq))
+            await shows(pilot, "rows 201–305 of 305", "page 2/2")
+            assert len(seen) == 305  # every dead job is reachable, none twice
+            await pilot.press("right_square_bracket")  # no third page
+            await pilot.pause(0.3)
+            assert len(keys(app, dlq)) == 105
+            await pilot.press("left_square_bracket")
+            await until(pilot, lambda: len(keys(app, dlq)) == 200, message="back to page 1")
+
+    run(scenario())
+
+
+def test_dlq_search_and_sort(many_dead):
+    async def scenario():
+        app = make_app(str(many_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.press("2")
+            dlq = "#dlq-table"
+            await until(pilot, lambda: len(keys(app, dlq)) == 200, message="the DLQ")
+            await pilot.press("slash", *"dead-30")
+            await until(pilot, lambda: sorted(keys(app, dlq)) == [f"dead-30{n}" for n in
+                                                                   range(5)],
+                        message="the search hits")
+            await shows(pilot, "rows 1–5 of 5", "matching 'dead-30'")
+            await pilot.press("escape")
+            await until(pilot, lambda: len(keys(app, dlq)) == 200, message="search cleared")
+            # o cycles the sort to "created"; O reverses it: oldest first.
+            await pilot.press("o")
+            await shows(pilot, "sorted by created ↓", "Created ↓")
+            await pilot.press("O")
+            await until(pilot, lambda: keys(app, dlq)[:2] == ["dead-000", "dead-001"],
+                        message="oldest first")
+            await shows(pilot, "sorted by created ↑", "Created ↑")
+
+    run(scenario())
+
+
+def test_jobs_and_dlq_keep_their_own_page(many_dead):
+    async def scenario():
+        queue = JobQueue.open(many_dead)
+        queue.enqueue([JobSpec(command="true", id=f"job-{n}") for n in range(3)])
+        app = make_app(str(many_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 200, message="jobs")
+            await pilot.press("f")  # pending only
+            await until(pilot, lambda: sorted(keys(app, "#jobs-table"))
+                        == ["job-0", "job-1", "job-2"], message="the pending jobs")
+            await pilot.press("2", "right_square_bracket")
+            await until(pilot, lambda: len(keys(app, "#dlq-table")) == 105, message="page 2")
+            await pilot.press("1")
+            await until(pilot, lambda: app.last_snapshot.view == app.view
+                        and app.view.pane == "jobs", message="the jobs pane again")
+            assert sorted(keys(app, "#jobs-table")) == ["job-0", "job-1", "job-2"]
+            await pilot.press("2")
+            await until(pilot, lambda: app.last_snapshot.view == app.view
+                        and app.view.pane == "dlq", message="the DLQ again")
+            assert len(keys(app, "#dlq-table")) == 105
+        queue.close()
+
+    run(scenario())
+
+
+# --- cancel asks first for a running job or several (defect 6) --------------------
+
+
+@pytest.fixture
+def mixed(db_path):
+    queue = JobQueue.open(db_path)
+    queue.enqueue([JobSpec(command="true", id=f"wait-{n}", run_at=time.time() + 3600)
+                   for n in range(3)])
+    make_running(queue, "busy")
+    # newest first: busy is the first row; make it so by its creation time
+    Job.update(created_at=time.time() + 10).where(Job.id == "busy").execute()
+    queue.close()
+    return db_path
+
+
+def test_c_on_a_running_job_asks_first(mixed):
+    async def scenario():
+        app = make_app(str(mixed), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await until(pilot, lambda: keys(app, "#jobs-table")[:1] == ["busy"],
+                        message="the running job first")
+            await pilot.press("c")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen",
+                        message="the question")
+            text = await shows(pilot, "Cancel job busy? It is running")
+            assert "enter: Keep (highlighted)" in text
+            await pilot.press("enter")  # the safe button is focused: nothing happens
+            await until(pilot, lambda: screen_name(app) != "ConfirmScreen", message="closed")
+            await pilot.pause(0.3)
+            assert app.queue.get("busy").state == "processing"
+            await pilot.press("c")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen",
+                        message="the question again")
+            await pilot.press("y")
+            await until(pilot, lambda: app.queue.get("busy").state == "cancelled",
+                        message="the cancel")
+            await shows(pilot, "cancelled 1")
+
+    run(scenario())
+
+
+def test_c_on_one_waiting_job_cancels_at_once(mixed):
+    async def scenario():
+        app = make_app(str(mixed), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 4, message="rows")
+            await pilot.press("j")
+            victim = app.query_one("#jobs-table").selected_key
+            assert victim.startswith("wait-")
+            await pilot.press("c")
+            await until(pilot, lambda: app.queue.get(victim).state == "cancelled",
+                        message="the cancel")
+            assert screen_name(app) != "ConfirmScreen"
+
+    run(scenario())
+
+
+def test_space_marks_and_c_asks_before_cancelling_several(mixed):
+    async def scenario():
+        app = make_app(str(mixed), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 4, message="rows")
+            await pilot.press("j", "space", "space")  # marks the 2nd and 3rd rows
+            marked = set(keys(app, "#jobs-table")[1:3])
+            assert app.query_one("JobsPane").marked == marked
+            await shows(pilot, "2 marked", "●")
+            await pilot.press("c")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen",
+                        message="the question")
+            await shows(pilot, "Cancel 2 jobs?")
+            await pilot.press("n")
+            await pilot.pause(0.3)
+            assert {app.queue.get(j).state for j in marked} == {"pending"}
+            await pilot.press("c", "y")
+            await until(pilot, lambda: {app.queue.get(j).state for j in marked}
+                        == {"cancelled"}, message="both cancelled")
+            remaining = set(keys(app, "#jobs-table")) - marked
+            assert {app.queue.get(j).state for j in remaining} == {"pending", "processing"}
+
+    run(scenario())
+
+
+# --- confirm dialogs (defect 7) -----------------------------------------------------
+
+
+@pytest.fixture
+def three_dead(db_path):
+    queue = JobQueue.open(db_path)
+    make_dead(queue, [JobSpec(command="false", id=f"dead-{c}") for c in "abc"])
+    queue.close()
+    return db_path
+
+
+def test_delete_dialog_starts_on_the_safe_button_and_enter_presses_the_focused_one(
+        three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.press("2")
+            await until(pilot, lambda: len(keys(app, "#dlq-table")) == 3, message="the DLQ")
+            victim = app.query_one("#dlq-table").selected_key
+            await pilot.press("x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            dialog = app.screen
+            assert app.focused is dialog.query_one("#no")  # the safe choice
+            await shows(pilot, f"Delete job {victim} and its history?",
+                        "enter: Cancel (highlighted)")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen_name(app) != "ConfirmScreen", message="closed")
+            assert app.queue.get(victim).state == "dead"
+            # Escape declines too.
+            await pilot.press("x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            await pilot.press("escape")
+            await until(pilot, lambda: screen_name(app) != "ConfirmScreen", message="closed")
+            assert app.queue.get(victim).state == "dead"
+            # Move to the Delete button: enter presses it.
+            await pilot.press("x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            await pilot.press("left")
+            assert app.focused is app.screen.query_one("#yes")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.queue.count("dead") == 2, message="the delete")
+
+    run(scenario())
+
+
+def test_the_focused_dialog_button_looks_different(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.press("2")
+            await until(pilot, lambda: len(keys(app, "#dlq-table")) == 3, message="the DLQ")
+            await pilot.press("x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            await pilot.pause(0.2)
+            yes, no = app.screen.query_one("#yes"), app.screen.query_one("#no")
+            assert no.has_focus
+            assert no.styles.border_top[0] != "" and no.rich_style.reverse
+            assert not yes.rich_style.reverse
+            await pilot.press("escape")
+
+    run(scenario())
+
+
+def test_delete_of_several_says_their_history(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.press("2")
+            await until(pilot, lambda: len(keys(app, "#dlq-table")) == 3, message="the DLQ")
+            await pilot.press("space", "space", "x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            text = await shows(pilot, "Delete 2 jobs and their history?")
+            assert "its history" not in text
+            await pilot.press("y")
+            await until(pilot, lambda: app.queue.count("dead") == 1, message="the delete")
+
+    run(scenario())
+
+
+# --- the detail screen: digits close it and switch (defect 8) -----------------------
+
+
+def test_digits_in_the_detail_close_it_and_switch_panes(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 3, message="rows")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen_name(app) == "JobDetailScreen", message="detail")
+            footer = screen_text(app).splitlines()[-1]
+            assert "Jobs" not in footer and "DLQ" not in footer  # no digits offered
+            assert "Back" in footer
+            await pilot.press("3")
+            await until(pilot, lambda: screen_name(app) != "JobDetailScreen",
+                        message="the detail to close")
+            assert app.query_one("TabbedContent").active == "workers"
+            await shows(pilot, "embedded (target 0)")
+
+    run(scenario())
+
+
+# --- navigation keys ----------------------------------------------------------------
+
+
+@pytest.fixture
+def ten_jobs(db_path):
+    queue = JobQueue.open(db_path)
+    for n in range(10):  # one by one: created_at orders them, newest first
+        queue.enqueue([JobSpec(command=f"echo {n}", id=f"job-{n}")])
+    queue.close()
+    return db_path
+
+
+def test_j_k_g_G_home_end_move_the_cursor(ten_jobs):
+    async def scenario():
+        app = make_app(str(ten_jobs), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 10, message="rows")
+            assert table.selected_key == "job-9"
+            await pilot.press("j", "j")
+            assert table.selected_key == "job-7"
+            await pilot.press("k")
+            assert table.selected_key == "job-8"
+            await pilot.press("G")
+            assert table.selected_key == "job-0"
+            await pilot.press("g")
+            assert table.selected_key == "job-9"
+            await pilot.press("end")
+            assert table.selected_key == "job-0"
+            await pilot.press("home")
+            assert table.selected_key == "job-9"
+
+    run(scenario())
+
+
+def test_f_and_F_cycle_the_state_filter_both_ways(three_dead):
+    async def scenario():
+        queue = JobQueue.open(three_dead)
+        queue.enqueue([JobSpec(command="true", id="waiting")])
+        queue.close()
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 4, message="rows")
+            await pilot.press("F")  # backwards from "all": the last state, cancelled
+            await shows(pilot, "Filter: cancelled")
+            await until(pilot, lambda: table.keys == [], message="no cancelled jobs")
+            await shows(pilot, "No cancelled jobs")
+            await pilot.press("F")
+            await until(pilot, lambda: sorted(table.keys) == ["dead-a", "dead-b", "dead-c"],
+                        message="dead jobs")
+            await pilot.press("f", "f")  # cancelled, then all again
+            await until(pilot, lambda: len(table.keys) == 4, message="all rows")
+            await pilot.press("f")
+            await until(pilot, lambda: table.keys == ["waiting"], message="pending only")
+
+    run(scenario())
+
+
+def test_sort_arrow_and_created_column(ten_jobs):
+    async def scenario():
+        app = make_app(str(ten_jobs), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 10, message="rows")
+            labels = [str(c.label) for c in table.columns.values()]
+            assert "Created ↓" in labels
+            await pilot.press("O")
+            await until(pilot, lambda: table.keys[0] == "job-0", message="oldest first")
+            assert "Created ↑" in [str(c.label) for c in table.columns.values()]
+            await pilot.press("o")  # next sort column: updated
+            await until(pilot, lambda: "Updated ↓" in [str(c.label)
+                                                       for c in table.columns.values()],
+                        message="the arrow on Updated")
+            assert "Created" in [str(c.label) for c in table.columns.values()]
+
+    run(scenario())
+
+
+def test_a_running_job_shows_when_it_started(db_path):
+    async def scenario():
+        queue = JobQueue.open(db_path)
+        make_running(queue, "busy")
+        stamp = time.time()
+        Job.update(started_at=stamp - 17).where(Job.id == "busy").execute()
+        queue.close()
+        app = make_app(str(db_path), workers=0, clock=lambda: stamp)
+        async with app.run_test(size=WIDE) as pilot:
+            await shows(pilot, "started 17s ago")
+
+    run(scenario())
+
+
+def test_y_copies_the_selected_job_id(ten_jobs):
+    async def scenario():
+        app = make_app(str(ten_jobs), workers=0)
+        async with app.run_test(size=WIDE, notifications=True) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 10, message="rows")
+            await pilot.press("j", "y")
+            assert app.clipboard == "job-8"
+            await shows(pilot, "Copied job-8")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen_name(app) == "JobDetailScreen", message="detail")
+            app.copy_to_clipboard("")
+            await pilot.press("y")
+            assert app.clipboard == "job-8"
+
+    run(scenario())
+
+
+def test_an_empty_queue_says_how_to_enqueue(db_path):
+    async def scenario():
+        app = make_app(str(db_path), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            await shows(pilot, "No jobs yet. Press n to enqueue one")
+            await pilot.press("2")
+            await shows(pilot, "The DLQ is empty")
+
+    run(scenario())
+
+
+def test_space_marks_in_the_jobs_pane_and_x_deletes_the_marked(ten_jobs):
+    async def scenario():
+        app = make_app(str(ten_jobs), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 10, message="rows")
+            await pilot.press("space", "j", "space")  # marks job-9, skips job-8, marks job-7
+            marked = {"job-9", "job-7"}
+            assert app.query_one("JobsPane").marked == marked
+            await pilot.press("k", "space")  # unmarks job-7 again, then marks it back
+            assert app.query_one("JobsPane").marked == {"job-9"}
+            await pilot.press("k", "space")
+            assert app.query_one("JobsPane").marked == marked
+            await pilot.press("x")
+            await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: not any(j in table.keys for j in marked),
+                        message="the marked jobs gone")
+            assert app.queue.count() == 10 - len(marked)
+
+    run(scenario())
+
+
+def test_r_in_the_jobs_pane_retries_the_selected_dead_job(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 3, message="rows")
+            job = table.selected_key
+            await pilot.press("r")
+            await until(pilot, lambda: app.queue.get(job).state == "pending",
+                        message="the retry")
+
+    run(scenario())
+
+
+def test_help_lists_the_navigation_keys(db_path):
+    async def scenario():
+        app = make_app(str(db_path), workers=0)
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.press("question_mark")
+            await until(pilot, lambda: screen_name(app) == "HelpScreen", message="help")
+            await shows(pilot, "j / k", "next / previous row", "g / G", "first / last row",
+                        "f / F", "filter by state: next / previous",
+                        "copy the job's id", "mark / unmark")
+
+    run(scenario())
+
+
+def test_bindings_have_ids_and_tooltips():
+    from queuectl_tui.tui.screens.confirm import ConfirmScreen
+    from queuectl_tui.tui.screens.help import HelpScreen
+    from queuectl_tui.tui.screens.job_detail import JobDetailScreen
+    from queuectl_tui.tui.screens.new_job import NewJobScreen
+    from queuectl_tui.tui.widgets.config_pane import ConfigPane, SettingInput
+    from queuectl_tui.tui.widgets.dlq_pane import DlqPane
+    from queuectl_tui.tui.widgets.job_table_pane import JobTablePane
+    from queuectl_tui.tui.widgets.jobs_pane import JobsPane
+    from queuectl_tui.tui.widgets.live_table import JobTable, LiveTable, SettingsTable
+    from queuectl_tui.tui.widgets.workers_pane import WorkersPane
+
+    for owner in (ConfirmScreen, HelpScreen, JobDetailScreen, NewJobScreen, ConfigPane,
+                  SettingInput, DlqPane,
+                  JobTablePane, JobsPane, JobTable, LiveTable, SettingsTable, WorkersPane):
+        for binding in owner.BINDINGS:
+            assert binding.id and binding.tooltip, (owner.__name__, binding.key)
+
+
+# --- 80x24 (defect 9) ----------------------------------------------------------------
+
+
+def test_the_new_job_form_scrolls_at_80x24_and_shows_its_error(db_path):
+    async def scenario():
+        app = make_app(str(db_path), workers=0)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("n")
+            await until(pilot, lambda: screen_name(app) == "NewJobScreen", message="the form")
+            await pilot.press(*"echo small")
+            app.screen.query_one("#field-priority").focus()
+            await pilot.press(*"abc", "ctrl+s")
+            await shows(pilot, "priority must be a whole number, got 'abc'")
+            assert app.queue.count() == 0
+            for reachable in ("#field-when", "#submit", "#cancel"):  # tab gets there
+                widget = app.screen.query_one(reachable)
+                widget.focus()
+                await pilot.pause(0.2)
+                assert widget.region.y >= 0 and widget.region.bottom <= 24, reachable
+            await shows(pilot, "Enqueue (ctrl+s)", "Cancel (esc)")
+            for _ in "abc":
+                app.screen.query_one("#field-priority").action_delete_left()
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.queue.count() == 1, message="the job")
+
+    run(scenario())
+
+
+def test_the_footer_keeps_help_and_quit_at_80_columns(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=SMALL) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 3, message="rows")
+            for pane in ("1", "2", "3", "4"):
+                await pilot.press(pane)
+                await pilot.pause(0.3)
+                footer = screen_text(app).splitlines()[-1]
+                assert "? Help" in footer and "q Quit" in footer, (pane, footer)
+            await pilot.press("1")
+            await pilot.pause(0.3)
+            footer = screen_text(app).splitlines()[-1]
+            assert "Open" in footer and "Filter" in footer, footer
+
+    run(scenario())
+
+
+def test_the_workers_pane_keeps_its_key_columns_at_80_columns(db_path):
+    from queuectl_tui import registry
+
+    async def scenario():
+        queue = JobQueue.open(db_path)
+        registry.register("somehost-4242-beef", "elsewhere")
+        app = make_app(str(db_path), workers=0)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("3")
+            table = app.query_one("#workers-table")
+            await until(pilot, lambda: table.keys == ["somehost-4242-beef"],
+                        message="the worker")
+            labels = [str(c.label) for c in table.columns.values()]
+            for label in ("Worker", "State", "Current job", "Done", "Heartbeat",
+                          "Kind"):
+                assert label in labels
+            assert table.virtual_size.width <= 80
+            await shows(pilot, "somehost-4242-beef", "external")
+        queue.close()
+
+    run(scenario())
+
+
+def test_narrow_jobs_pane_drops_columns_instead_of_scrolling(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=SMALL) as pilot:
+            table = app.query_one("#jobs-table")
+            await until(pilot, lambda: len(table.keys) == 3, message="rows")
+            labels = [str(column.label) for column in table.columns.values()]
+            assert labels == [" ", "ID", "State", "Tries", "When", "Command"]
+            assert table.virtual_size.width <= 80
+            await pilot.resize_terminal(150, 30)
+            await until(pilot, lambda: len(table.columns) == 10, message="the wide layout")
+
+    run(scenario())
+
+
+# --- smaller ones (defect 10) -----------------------------------------------------------
+
+
+def test_enter_is_in_the_footer_and_editing_a_setting_keeps_a_footer(db_path):
+    async def scenario():
+        app = make_app(str(db_path), workers=0)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: "max_retries" in keys(app, "#config-table"),
+                        message="the settings")
+            assert "enter Edit" in screen_text(app).splitlines()[-1].replace("⏎", "enter")
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            footer = screen_text(app).splitlines()[-1].replace("⏎", "enter")
+            assert "Save" in footer and "esc Cancel edit" in footer, footer
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert "Cancel edit" not in screen_text(app).splitlines()[-1]
+
+    run(scenario())
+
+
+def test_toasts_do_not_cover_the_status_line(three_dead):
+    async def scenario():
+        app = make_app(str(three_dead), workers=0)
+        async with app.run_test(size=WIDE, notifications=True) as pilot:
+            await until(pilot, lambda: len(keys(app, "#jobs-table")) == 3, message="rows")
+            await pilot.press("y")
+            await until(pilot, lambda: len(app.screen.query("Toast")) == 1, message="toast")
+            await pilot.pause(0.3)
+            toast = app.screen.query_one("Toast")
+            status = app.query_one("#status-line")
+            pane_status = app.query_one("#jobs-status")
+            assert toast.region.bottom <= pane_status.region.y
+            assert not toast.region.overlaps(status.region)
+
+    run(scenario())
