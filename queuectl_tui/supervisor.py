@@ -99,7 +99,7 @@ class Supervisor:
         """The one way to end a set of workers: ask them to stop (after their job, or
         with ``stop_jobs`` at once, the jobs put back uncharged), wait up to ``timeout``
         seconds, then SIGKILL what is left and the job processes it leaves behind.
-        Idempotent. Returns False if some worker had to be killed."""
+        Returns False if some worker had to be killed."""
         if stop_jobs:
             self.stop_now()
         else:

@@ -485,8 +485,6 @@ class QueuectlApp(App):
             return
         self._count_busy()
 
-    action_quit_app = action_quit  # the old name
-
     @work(thread=True, exclusive=True, group="quit", exit_on_error=False)
     def _count_busy(self) -> None:
         workers = registry.live_workers(self.queue.config().lease_seconds)
@@ -526,8 +524,6 @@ class QueuectlApp(App):
         self.notify("Waiting for the embedded workers to finish their jobs… (q again: "
                     "stop them now or leave them)", timeout=30)
         self.set_interval(0.1, self._exit_when_workers_gone)
-
-    shutdown = quit_with  # the old name
 
     def _exit_when_workers_gone(self) -> None:
         self.embedded.reap()
