@@ -442,6 +442,9 @@ def test_a_running_job_shows_when_it_started(db_path):
         app = make_app(str(db_path), workers=0, clock=lambda: stamp)
         async with app.run_test(size=WIDE) as pilot:
             await shows(pilot, "started 17s ago")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen_name(app) == "JobDetailScreen", message="detail")
+            await shows(pilot, "processing  (started 17s ago)")
 
     run(scenario())
 
@@ -620,7 +623,7 @@ def test_narrow_jobs_pane_drops_columns_instead_of_scrolling(three_dead):
             table = app.query_one("#jobs-table")
             await until(pilot, lambda: len(table.keys) == 3, message="rows")
             labels = [str(column.label) for column in table.columns.values()]
-            assert labels == [" ", "ID", "State", "Tries", "When", "Command"]
+            assert labels == [" ", "ID", "State", "Tries", "Run at", "Command"]
             assert table.virtual_size.width <= 80
             await pilot.resize_terminal(150, 30)
             await until(pilot, lambda: len(table.columns) == 10, message="the wide layout")
