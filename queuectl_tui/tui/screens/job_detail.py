@@ -124,6 +124,9 @@ class JobDetailScreen(Screen):
             state.append(f"  (retries {relative(job.run_at, now)})", style="dim")
         elif job.state == "pending" and job.run_at > now:
             state.append(f"  (scheduled, {relative(job.run_at, now)})", style="dim")
+        elif job.state == "processing" and job.started_at is not None:
+            state.append(f"  ({when(job.state, job.run_at, job.started_at, now)})",
+                         style="dim")
         timeout = ("config default" if job.timeout is None
                    else "none" if job.timeout == 0 else human_delta(job.timeout))
         for name, value in (
@@ -136,12 +139,10 @@ class JobDetailScreen(Screen):
             ("Run at", to_local(job.run_at)),
             ("Created", f"{to_local(job.created_at)}  ({relative(job.created_at, now)})"),
             ("Updated", f"{to_local(job.updated_at)}  ({relative(job.updated_at, now)})"),
-            ("When", when(job.state, job.run_at, job.started_at, now)),
             ("Worker", literal(job.worker_id or "-")),
             ("Exit code", "-" if job.exit_code is None else str(job.exit_code)),
         ):
-            if value != "-" or name != "When":
-                grid.add_row(name, value if isinstance(value, Text) else Text(value))
+            grid.add_row(name, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         table = self.query_one("#detail-attempts", DataTable)
         # The result gets what the other columns leave: no sideways scrolling.

@@ -50,8 +50,9 @@ class ConfigPane(Vertical):
         self.editing: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Configuration[/b]  ·  shared by every worker on this database; "
-                     "changes apply within a second", classes="pane-title")
+        yield Static(Text.assemble(("Configuration", "bold"), "  ·  shared by every worker "
+                                   "on this database; changes apply within a second"),
+                     classes="pane-title")
         yield SettingsTable(CONFIG_COLUMNS, id="config-table")
         with Horizontal(id="config-editor"):
             yield Label("", id="config-editing")

@@ -16,7 +16,7 @@ from queuectl_tui.tui.widgets.live_table import Cell
 
 JOB_COLUMNS = [
     ("mark", " "), ("id", "ID"), ("state", "State"), ("priority", "Pri"),
-    ("attempts", "Tries"), ("when", "When"), ("created", "Created"), ("updated", "Updated"),
+    ("attempts", "Tries"), ("when", "Run at"), ("created", "Created"), ("updated", "Updated"),
     ("command", "Command"), ("last_error", "Last error"),
 ]
 FILTERS = (None, *STATES)

@@ -47,8 +47,9 @@ class WorkersPane(Vertical):
         """Stop every embedded worker, or start them again."""
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Workers[/b]  ·  embedded in this app, or started with "
-                     "`queuectl worker start` anywhere", classes="pane-title")
+        yield Static(Text.assemble(("Workers", "bold"), "  ·  embedded in this app, or "
+                                   "started with `queuectl worker start` anywhere"),
+                     classes="pane-title")
         yield LiveTable(WORKER_COLUMNS, id="workers-table")
         yield Static(id="workers-status", classes="pane-status")
 
