@@ -344,11 +344,11 @@ async def test_narrow_terminal_drops_columns_instead_of_scrolling(seeded, tui):
     table = app.query_one("#jobs-table")
     await until(pilot, lambda: len(table.keys) == 6, message="rows")
     labels = [str(column.label) for column in table.columns.values()]
-    assert labels == ["ID", "State", "Pri", "Tries", "Run at", "Command"]
+    assert labels == [" ", "ID", "State", "Tries", "Run at", "Command"]  # " ": the mark
     assert table.virtual_size.width <= 80
     selected = table.selected_key
     await pilot.resize_terminal(130, 30)
-    await until(pilot, lambda: len(table.columns) == 8, message="the wide layout")
+    await until(pilot, lambda: len(table.columns) == 9, message="the wide layout")
     assert table.selected_key == selected
 
 

@@ -77,6 +77,7 @@ def make_dead(queue: JobQueue, specs: list[JobSpec], error: str = "exit code 1",
 def make_running(queue: JobQueue, job_id: str, command: str = "sleep 60") -> None:
     """A job claimed by a (fake) worker: ``processing``, nothing really runs."""
     queue.enqueue([JobSpec(command=command, id=job_id)])
+    queue.prepare_worker()  # as a real worker does: its leases are readings of this boot
     claimed = queue.claim("test-worker", 300)
     assert claimed.id == job_id
 
