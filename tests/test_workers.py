@@ -284,3 +284,16 @@ def test_detached_workers_and_stop_from_another_shell(fast_cli):
     assert "Stopped 2 workers." in fast_cli("worker", "stop").out
     wait_for(lambda: not any(is_running(p) for p in pids), message="workers to exit")
     assert "No workers are running." in fast_cli("worker", "list").out
+
+
+def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli):
+    """output_limit counts the stored text's UTF-8 bytes: invalid bytes decoded as
+    U+FFFD (3 bytes each) must not take it past the limit; the tail is kept."""
+    fast_cli("config", "set", "output-limit", "3000")
+    enqueue(fast_cli, "binary", "head -c 200000 /dev/urandom; printf '\\377\\376\\033[2J\\000';"
+            " echo; echo THE-END")
+    fast_cli.start_workers(1)
+    job = wait_state(fast_cli, "binary", "completed")
+    assert len(job["output"].encode("utf-8")) <= 3000
+    assert job["output"].endswith("\ufffd\ufffd\x1b[2J\x00\nTHE-END\n")
+    assert "earlier bytes dropped" in job["output"]
