@@ -27,6 +27,7 @@ import peewee
 
 from queuectl_tui import registry, store
 from queuectl_tui.config import Config
+from queuectl_tui.display import one_line
 from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
@@ -339,9 +340,13 @@ class Worker:
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual
-        print-and-flush would be a measurable share of the work."""
+        print-and-flush would be a measurable share of the work. Messages quote job
+        ids, errors and the last line of a job's output: flattened to one line with
+        control characters made visible, so a job cannot retitle, clear or
+        overwrite the terminal of a foreground `worker start`."""
         try:
-            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: {message}\n".encode())
+            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: "
+                        f"{one_line(message)}\n".encode(errors="replace"))
         except OSError:
             pass
 

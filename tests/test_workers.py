@@ -297,3 +297,19 @@ def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli):
     assert len(job["output"].encode("utf-8")) <= 3000
     assert job["output"].endswith("\ufffd\ufffd\x1b[2J\x00\nTHE-END\n")
     assert "earlier bytes dropped" in job["output"]
+
+
+def test_worker_log_lines_show_control_characters_instead_of_sending_them(fast_cli):
+    """A failing job's last line (escape sequences, NUL, BEL) reaches the worker's
+    log line, on the terminal of a foreground `worker start`: made visible, one line."""
+    enqueue(fast_cli, "hostile",
+            "printf '[b]x[/b] \\033]0;pwned\\007\\033[2J\\000end\\r\\n'; exit 3",
+            "--max-retries", "1")
+    supervisor = fast_cli.start_workers(1)
+    wait_state(fast_cli, "hostile", "dead")
+    supervisor.send_signal(signal.SIGTERM)
+    supervisor.wait(timeout=15)
+    log = supervisor.stderr.read()
+    (line,) = [x for x in log.split(b"\n") if b"job hostile: failed" in x]
+    assert not any(byte in line for byte in (b"\x1b", b"\x00", b"\x07", b"\r"))
+    assert "[b]x[/b] ␛]0;pwned␇␛[2J␀end" in line.decode()
