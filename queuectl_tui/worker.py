@@ -225,7 +225,11 @@ class Worker:
                 self.log(f"job {job.id}: stopped ({result.aborted})")
             return None
         state, following = self._record(job, result)
-        if result.error is None:
+        if state is None:  # cancelled, or taken back meanwhile: the run does not count
+            outcome = "succeeded" if result.error is None else f"failed ({result.error})"
+            self.log(f"job {job.id}: {outcome} in {took}, but was no longer this worker's "
+                     "(cancelled or taken back); result not recorded")
+        elif result.error is None:
             self.jobs_done += 1
             self.log(f"job {job.id}: completed in {took}")
         else:
