@@ -164,7 +164,7 @@ class JobQueue:
         worker_id: str,
         exit_code: int | None,
         error: str | None,
-        output: str,
+        output: str | bytearray,  # bytearray: valid UTF-8 (runner._Tail.text)
         config: Config,
         claim_lease: float | None = None,
     ) -> tuple[str | None, Claimed | None]:

@@ -3,13 +3,17 @@
 The command runs as ``sh -c COMMAND`` in a new session, so the whole tree it
 starts can be signalled as one group and a Ctrl+C in the worker's terminal
 never reaches it. Output (stdout and stderr merged) is kept as a bounded tail,
-so a job that prints gigabytes costs a fixed amount of memory. When the shell
+so a job that prints gigabytes costs a fixed amount of memory: a few times
+``output_limit`` at the moment the result is recorded, whatever the job
+printed. The limit counts the stored text's UTF-8 bytes, after invalid bytes
+became U+FFFD (three bytes each). When the shell
 exits, whatever it left behind in its group is killed: a job owns no
 processes after it has finished.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import select
@@ -27,6 +31,8 @@ KILL_GRACE_SECONDS = 2.0
 DRAIN_GRACE_SECONDS = 0.25
 _SHELL_COMPLAINT = re.compile(r"(?:^|: )([^:]+): (?:not found|Permission denied)$")
 _READ_SIZE = 65536
+_SMALL_OUTPUT = 1 << 16  # output up to this size is handed on as a str
+_SANITIZE_CHUNK = 1 << 20  # raw bytes made valid UTF-8 at a time
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class RunResult:
     """What happened. ``aborted`` is set when ``check`` asked to stop the run."""
 
     exit_code: int | None
-    output: str
+    output: str | bytearray  # a bytearray holds valid UTF-8 (see _Tail.text)
     error: str | None  # None on success, else a one-line reason
     duration: float
     aborted: str | None = None
@@ -55,11 +61,51 @@ class _Tail:
             del self.buffer[:excess]
             self.dropped += excess
 
-    def text(self) -> str:
-        body = self.buffer.decode("utf-8", errors="replace")
-        if self.dropped:
-            return f"[... {self.dropped} earlier bytes dropped ...]\n{body}"
-        return body
+    def text(self) -> str | bytearray:
+        """The kept output as text of at most ``limit`` UTF-8 bytes, the header saying
+        how much was dropped included (invalid bytes become U+FFFD, three bytes
+        each: the raw tail may not fit as it is). Consumes the buffer.
+
+        Small output (the usual case) comes back as a str. Large output comes
+        back as valid UTF-8 bytes (the store keeps them as TEXT), made a chunk at
+        a time while the raw tail shrinks, so no str of the whole tail (up to
+        four bytes a character) is ever built and the two never coexist whole.
+        Every raw byte becomes at least one byte of UTF-8, so the last ``limit``
+        raw bytes hold all that can be kept."""
+        raw = self.buffer
+        if not self.dropped and len(raw) <= _SMALL_OUTPUT:
+            body = raw.decode("utf-8", errors="replace")
+            if len(body) * 3 <= self.limit or len(body.encode()) <= self.limit:
+                return body
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        out = bytearray()
+        trimmed = 0
+        while raw:
+            chunk = bytes(raw[:_SANITIZE_CHUNK])
+            del raw[:_SANITIZE_CHUNK]
+            out += decoder.decode(chunk).encode()
+            trimmed += _cut_front(out, self.limit)
+        out += decoder.decode(b"", final=True).encode()
+        trimmed += _cut_front(out, self.limit)
+        dropped = self.dropped + trimmed
+        if dropped:
+            header = f"[... {dropped} earlier bytes dropped ...]\n".encode()
+            if len(header) <= self.limit // 2:
+                _cut_front(out, self.limit - len(header))
+                out[0:0] = header
+        return out.decode() if len(out) <= _SMALL_OUTPUT else out
+
+
+def _cut_front(out: bytearray, size: int) -> int:
+    """Drop bytes from the front of ``out`` so it holds at most ``size``, starting at
+    a character boundary; returns how many were dropped."""
+    excess = len(out) - size
+    if excess <= 0:
+        return 0
+    while excess < len(out) and 0x80 <= out[excess] < 0xC0:  # a continuation byte
+        excess += 1
+    del out[:excess]
+    return excess
 
 
 def _spawn(command: str, env: dict[str, str] | None) -> tuple[int, int]:
@@ -314,7 +360,8 @@ def _terminate(pgid: int) -> float:
 
 def _describe_failure(code: int, tail: _Tail) -> str:
     last_line = ""
-    for line in reversed(tail.buffer.decode("utf-8", errors="replace").splitlines()):
+    end = tail.buffer[-4096:].decode("utf-8", errors="replace")  # the last lines only
+    for line in reversed(end.splitlines()):
         if line.strip():
             last_line = line.strip()[:300]
             break

@@ -463,14 +463,16 @@ CLAIM_SQL = (
 # late write changes nothing.
 _FENCE = " WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'processing'"
 
+# The output may come as valid UTF-8 bytes (large output: see runner._Tail.text);
+# CAST stores them as TEXT without a str of the whole of it ever being built.
 COMPLETE_SQL = (
     "UPDATE job SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = ?, last_error = NULL, lease_expires_at = NULL" + _FENCE
+    " output = CAST(? AS TEXT), last_error = NULL, lease_expires_at = NULL" + _FENCE
 )
 
 FAIL_SQL = (
     "UPDATE job SET state = ?, run_at = ?, finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = ?, last_error = ?, lease_expires_at = NULL" + _FENCE
+    " output = CAST(? AS TEXT), last_error = ?, lease_expires_at = NULL" + _FENCE
 )
 
 # Taking back a job whose lease ran out happens in two steps (see

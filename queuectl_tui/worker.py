@@ -26,6 +26,7 @@ import peewee
 
 from queuectl_tui import registry, store
 from queuectl_tui.config import Config
+from queuectl_tui.display import one_line
 from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
@@ -219,7 +220,11 @@ class Worker:
                 self.log(f"job {job.id}: stopped ({result.aborted})")
             return None
         state, following = self._record(job, result)
-        if result.error is None:
+        if state is None:  # cancelled, or taken back meanwhile: the run does not count
+            outcome = "succeeded" if result.error is None else f"failed ({result.error})"
+            self.log(f"job {job.id}: {outcome} in {took}, but was no longer this worker's "
+                     "(cancelled or taken back); result not recorded")
+        elif result.error is None:
             self.jobs_done += 1
             self.log(f"job {job.id}: completed in {took}")
         else:
@@ -334,9 +339,13 @@ class Worker:
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual
-        print-and-flush would be a measurable share of the work."""
+        print-and-flush would be a measurable share of the work. Messages quote job
+        ids, errors and the last line of a job's output: flattened to one line with
+        control characters made visible, so a job cannot retitle, clear or
+        overwrite the terminal of a foreground `worker start`."""
         try:
-            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: {message}\n".encode())
+            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: "
+                        f"{one_line(message)}\n".encode(errors="replace"))
         except OSError:
             pass
 

@@ -160,6 +160,7 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_recording_never_runs_a_job_twice(workers, small_fs, tmp_path):
     """Jobs finish while the disk is full, so their results wait in the workers'
     memory for longer than the lease while another process (`status`, polling)
