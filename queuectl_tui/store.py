@@ -156,7 +156,7 @@ SORT_INDEXES = (
     *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
       " WHERE state = 'dead'"
       for name, column in (("updated", "updated_at"), ("priority", "priority"),
-                           ("attempts", "attempts"), ("run_at", "run_at"))),
+                           ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
 )
 
 
