@@ -250,10 +250,13 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     try:
         db.connect()
         _unbound.initialize(db)
-        if version != SCHEMA_VERSION:
-            _upgrade(db, path, version)
+        # WAL first: a process killed while creating the schema then leaves an
+        # uncommitted WAL, not a hot rollback journal that a read-only look at
+        # the file (``_inspect``) could not roll back.
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        if version != SCHEMA_VERSION:
+            _upgrade(db, path, version)
         fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
