@@ -186,7 +186,7 @@ WAL_CHECKPOINT_BYTES = int(os.environ.get("QUEUECTL_WAL_CHECKPOINT_BYTES", 8 * 1
 # leaves the WAL alone for CHECKPOINT_BACKOFF seconds (in this process).
 CHECKPOINT_WAIT_MS = 100
 CHECKPOINT_BUDGET = 0.3
-CHECKPOINT_BACKOFF = 2.0
+CHECKPOINT_BACKOFF = 1.0
 _next_checkpoint = 0.0
 # SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
 # full disk that is more than the free space: the WAL would never be reset and
@@ -419,6 +419,13 @@ def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
     db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
 
+def _wal_size(db: SqliteDatabase) -> int:
+    try:
+        return os.stat(db.database + "-wal").st_size
+    except OSError:
+        return 0
+
+
 def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
     """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
 
@@ -436,10 +443,7 @@ def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -
     """
     global _next_checkpoint
     fit_checkpoints_to_free_space(db)
-    try:
-        if os.stat(db.database + "-wal").st_size <= limit:
-            return False
-    except OSError:
+    if _wal_size(db) <= limit:
         return False
     started = time.monotonic()
     if started < _next_checkpoint:
@@ -455,6 +459,8 @@ def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -
                 return True
             tries += 1
             time.sleep(0.001 * tries)
+            if _wal_size(db) <= limit:  # another worker did it meanwhile
+                return False
         _next_checkpoint = time.monotonic() + CHECKPOINT_BACKOFF
         return False
     except sqlite3.Error:
