@@ -625,8 +625,8 @@ class JobQueue:
         never the whole table."""
         column = SORT_COLUMNS[sort]
         order = [column.desc() if descending else column.asc()]
-        if column is not Job.created_at:
-            order.append(Job.created_at.desc())
+        if column is not Job.created_at:  # the tie-breaker goes the same way: one index
+            order.append(Job.created_at.desc() if descending else Job.created_at.asc())
         return list(self._matching(state, search).order_by(*order).offset(offset).limit(limit))
 
     def count(self, state: str | None = None, search: str | None = None) -> int:

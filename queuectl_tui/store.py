@@ -156,7 +156,7 @@ SORT_INDEXES = (
     *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
       " WHERE state = 'dead'"
       for name, column in (("updated", "updated_at"), ("priority", "priority"),
-                           ("attempts", "attempts"), ("run_at", "run_at"))),
+                           ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
 )
 
 
@@ -181,10 +181,13 @@ MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 # (~20 MB at 1,000 jobs/s): about 30 MB measured with 8 and with 32 workers.
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 WAL_CHECKPOINT_BYTES = int(os.environ.get("QUEUECTL_WAL_CHECKPOINT_BYTES", 8 * 1024 * 1024))
-# How long a forced checkpoint waits for readers to leave the WAL, and how often
-# it tries when another process holds the checkpoint lock.
-CHECKPOINT_WAIT_MS = 2000
-CHECKPOINT_TRIES = 20
+# A forced checkpoint waits this long for readers to leave the WAL (writers wait
+# meanwhile), tries for at most CHECKPOINT_BUDGET seconds, and after failing
+# leaves the WAL alone for CHECKPOINT_BACKOFF seconds (in this process).
+CHECKPOINT_WAIT_MS = 100
+CHECKPOINT_BUDGET = 0.3
+CHECKPOINT_BACKOFF = 1.0
+_next_checkpoint = 0.0
 # SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
 # full disk that is more than the free space: the WAL would never be reset and
 # would fill any space freed. So it comes sooner, after a quarter of the free space.
@@ -250,10 +253,13 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     try:
         db.connect()
         _unbound.initialize(db)
-        if version != SCHEMA_VERSION:
-            _upgrade(db, path, version)
+        # WAL first: a process killed while creating the schema then leaves an
+        # uncommitted WAL, not a hot rollback journal that a read-only look at
+        # the file (``_inspect``) could not roll back.
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        if version != SCHEMA_VERSION:
+            _upgrade(db, path, version)
         fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
@@ -413,33 +419,49 @@ def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
     db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
 
+def _wal_size(db: SqliteDatabase) -> int:
+    try:
+        return os.stat(db.database + "-wal").st_size
+    except OSError:
+        return 0
+
+
 def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
     """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
 
     SQLite's automatic checkpoint is passive, and a WAL is only reset once no
     reader is inside it: with many workers one always is, so the WAL grew without
     bound (150-355 MB after 20,000 jobs with 8 workers, never given back). A
-    TRUNCATE checkpoint holds off new writers, waits (up to CHECKPOINT_WAIT_MS)
-    for the readers to leave, and empties the file. Another process's passive
-    checkpoint makes it fail at once (SQLite does not wait for that lock), so it
-    tries again a few times. Workers call this from their housekeeping; while the
-    WAL is small it costs a stat() and a statvfs(). Returns True if it truncated.
+    TRUNCATE checkpoint holds off new writers, waits for the readers to leave,
+    and empties the file. Writers wait meanwhile, so the wait is short
+    (CHECKPOINT_WAIT_MS a try, CHECKPOINT_BUDGET in all), and after a failure
+    (a long read, such as a big listing, pins the WAL) this process leaves the
+    WAL alone for CHECKPOINT_BACKOFF seconds. Another process's passive
+    checkpoint makes a try fail at once (SQLite does not wait for that lock),
+    hence the tries. Workers call this from their housekeeping; while the WAL
+    is small it costs a stat() and a statvfs(). Returns True if it truncated.
     """
+    global _next_checkpoint
     fit_checkpoints_to_free_space(db)
-    try:
-        if os.stat(db.database + "-wal").st_size <= limit:
-            return False
-    except OSError:
+    if _wal_size(db) <= limit:
+        return False
+    started = time.monotonic()
+    if started < _next_checkpoint:
         return False
     conn = db.connection()
     (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
     try:
-        for attempt in range(CHECKPOINT_TRIES):
+        tries = 0
+        while time.monotonic() - started < CHECKPOINT_BUDGET:
             (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if not busy:
                 return True
-            time.sleep(0.001 * (attempt + 1))
+            tries += 1
+            time.sleep(0.001 * tries)
+            if _wal_size(db) <= limit:  # another worker did it meanwhile
+                return False
+        _next_checkpoint = time.monotonic() + CHECKPOINT_BACKOFF
         return False
     except sqlite3.Error:
         return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -56,14 +57,15 @@ def measure(jobs: int, workers: int, timeout: float = 600) -> dict[str, float]:
             time.sleep(0.02)
         elapsed = time.monotonic() - started
         left = unfinished(path)
+        end_wal, db_bytes = wal_size(path), os.stat(path).st_size
     finally:
         supervisor.stop()
         if not supervisor.wait(timeout=15):
             supervisor.kill()
         queue.close()
+        shutil.rmtree(folder, ignore_errors=True)
     return {"jobs": jobs, "workers": workers, "left": left, "max_wal_bytes": largest,
-            "end_wal_bytes": wal_size(path), "seconds": elapsed,
-            "db_bytes": os.stat(path).st_size}
+            "end_wal_bytes": end_wal, "seconds": elapsed, "db_bytes": db_bytes}
 
 
 def main() -> None:
