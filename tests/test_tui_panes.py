@@ -599,6 +599,7 @@ def test_the_workers_pane_keeps_its_key_columns_at_80_columns(db_path):
 
     async def scenario():
         queue = JobQueue.open(db_path)
+        queue.prepare_worker()  # this boot: the row is not an earlier boot's leftover
         registry.register("somehost-4242-beef", "elsewhere")
         app = make_app(str(db_path), workers=0)
         async with app.run_test(size=SMALL) as pilot:

@@ -3,6 +3,7 @@ database and the embedded workers' log (pilot tests on a real database)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -41,11 +42,12 @@ async def test_a_failing_refresh_shows_the_error_literally_and_keeps_refreshing(
         raise ValueError("[/b] not markup [red]")
 
     monkeypatch.setattr(app_module, "fetch", broken)
-    app.change_view(state="pending")  # a new view: fetched at once, and fails
+    # a new view: fetched at once, and fails
+    app.change_view(jobs=dataclasses.replace(app.view.jobs, state="pending"))
     await until(pilot, lambda: "refresh failed: [/b] not markup [red]" in status_text(app),
                 message="the error in the status line")
     monkeypatch.setattr(app_module, "fetch", real_fetch)
-    await until(pilot, lambda: app.last_snapshot.view.state == "pending",
+    await until(pilot, lambda: app.last_snapshot.view.jobs.state == "pending",
                 message="the refresh to recover by itself")
     assert "refresh failed" not in status_text(app)
 
@@ -127,7 +129,7 @@ async def test_palette_commands_work_from_a_dialog(some_jobs, tui):
     await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette",
                 message="the palette")
     await pilot.press(*"filter jobs by state", "enter")
-    await until(pilot, lambda: app.view.state == "pending", message="the filter")
+    await until(pilot, lambda: app.view.jobs.state == "pending", message="the filter")
     assert type(app.screen).__name__ == "Screen"
     assert app.query_one("TabbedContent").active == "jobs"
 

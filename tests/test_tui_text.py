@@ -165,6 +165,7 @@ def test_markup_in_new_job_fields(db_path):
 def test_worker_text_is_literal_in_the_workers_pane(db_path):
     async def scenario():
         queue = JobQueue.open(db_path)
+        queue.prepare_worker()  # this boot: the row is not an earlier boot's leftover
         registry.register("[/w]-4242-beef", "[b]elsewhere")
         app = make_app(str(db_path), workers=0)
         async with app.run_test(size=SIZE) as pilot:
