@@ -316,6 +316,15 @@ class JobQueue:
         )
         return [job_id]
 
+    def recover_expired_if_writable(self) -> list[str]:
+        """``recover_expired`` for the reading faces (CLI reading commands, the
+        TUI's refresh): no dead worker's job shown as running if it can help it,
+        but on a full disk or a read-only file the reading goes on without it."""
+        try:
+            return self.recover_expired()
+        except (peewee.DatabaseError, sqlite3.Error):
+            return []
+
     def recover_expired(self) -> list[str]:
         """Take back jobs whose worker stopped renewing its lease.
 

@@ -32,12 +32,7 @@ class AppContext:
             from queuectl_tui.queue import JobQueue
 
             self._queue = JobQueue.open(self.db_path)
-            # No command shows a dead worker's job as running, if it can help it:
-            # on a full disk or a read-only file the reading commands still read.
-            try:
-                self._queue.recover_expired()
-            except (peewee.DatabaseError, sqlite3.Error):
-                pass
+            self._queue.recover_expired_if_writable()
         return self._queue
 
 
