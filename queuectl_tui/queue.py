@@ -31,6 +31,11 @@ from queuectl_tui.timeutil import boot_id, lease_clock, now
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
 
+# The job states in display order, for the faces: the TUI gets them here, as it
+# gets everything else from the domain, never from the store.
+STATES = store.STATES
+FINISHED_STATES = store.FINISHED_STATES
+
 # The grace a suspect lease gets (half a lease, at most this): many times the
 # interval at which a live worker that cannot write retries (worker.RECORD_RETRY_SECONDS).
 MAX_RECOVERY_GRACE = 3.0
