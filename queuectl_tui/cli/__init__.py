@@ -93,7 +93,7 @@ COMMANDS = {
     envvar="QUEUECTL_ALLOW_SHARED",
     show_envvar=True,
     help="Use a database that other users can write (their file, or a folder open to"
-    " them): they can then run commands as you.",
+    " them and not sticky; /tmp is fine): they can then run commands as you.",
 )
 @click.version_option(__version__, "--version", "-V", prog_name="queuectl")
 @click.pass_context
