@@ -31,6 +31,11 @@ from queuectl_tui.timeutil import boot_id, lease_clock, now
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
 
+# The job states in display order, for the faces: the TUI gets them here, as it
+# gets everything else from the domain, never from the store.
+STATES = store.STATES
+FINISHED_STATES = store.FINISHED_STATES
+
 # The grace a suspect lease gets (half a lease, at most this): many times the
 # interval at which a live worker that cannot write retries (worker.RECORD_RETRY_SECONDS).
 MAX_RECOVERY_GRACE = 3.0
@@ -315,6 +320,15 @@ class JobQueue:
             (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),
         )
         return [job_id]
+
+    def recover_expired_if_writable(self) -> list[str]:
+        """``recover_expired`` for the reading faces (CLI reading commands, the
+        TUI's refresh): no dead worker's job shown as running if it can help it,
+        but on a full disk or a read-only file the reading goes on without it."""
+        try:
+            return self.recover_expired()
+        except (peewee.DatabaseError, sqlite3.Error):
+            return []
 
     def recover_expired(self) -> list[str]:
         """Take back jobs whose worker stopped renewing its lease.

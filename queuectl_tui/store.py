@@ -219,7 +219,8 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     that is not SQLite, one of another program, one written by a newer
     queuectl, a non-regular file (``/dev/null``), a dangling symlink, or (unless
     ``allow_shared``, default ``$QUEUECTL_ALLOW_SHARED``) a file or folder other
-    users can write. Such a file is refused before a byte of it is written.
+    users can write, except a sticky folder like ``/tmp`` where our SQLite side
+    files are claimed first. Such a file is refused before a byte of it is written.
     """
     given = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if allow_shared is None:
@@ -228,13 +229,15 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     files.check_regular(path)
     if path != given:  # whoever can write the link's folder can swap the link
         files.check_private(given, allow_shared)
-    files.check_private(path, allow_shared)
+    sticky = files.check_private(path, allow_shared)
     try:
         files.create_private_file(path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise StoreError(f"database or disk is full: {path}") from None
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+    if sticky:  # /tmp and the like: our -wal/-shm exist before SQLite looks for them
+        files.claim_sidecars(path)
     try:
         version = _inspect(path)
     except sqlite3.DatabaseError as exc:
@@ -258,6 +261,8 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
         # the file (``_inspect``) could not roll back.
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        if sticky:  # a sidecar swapped in between the claim and SQLite's open
+            files.claim_sidecars(path, create=False)
         if version != SCHEMA_VERSION:
             _upgrade(db, path, version)
         fit_checkpoints_to_free_space(db)

@@ -19,3 +19,12 @@ def test_import_contracts_are_kept():
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_job_states_come_from_the_domain():
+    """The faces list states (filters, counts) without importing the store."""
+    from queuectl_tui import queue, store
+
+    assert queue.STATES == store.STATES
+    assert queue.STATES == ("pending", "processing", "completed", "failed", "dead", "cancelled")
+    assert queue.FINISHED_STATES == ("completed", "dead", "cancelled")

@@ -92,3 +92,45 @@ def test_shutdown_kills_a_hung_worker_and_its_job_at_the_timeout(tmp_path):
         for pid in _job_processes("sup-hung"):
             os.kill(pid, signal.SIGKILL)
         queue.close()
+
+
+STEP_DURING_WAIT = """
+import subprocess, sys, time
+from pathlib import Path
+from queuectl_tui.supervisor import Supervisor
+
+supervisor = Supervisor(sys.argv[1], owner="test", log=subprocess.DEVNULL)
+child = subprocess.Popen(["sleep", "30"])  # a worker that will not stop in time
+supervisor.procs.append(child)
+Path(sys.argv[2]).touch()
+started = time.monotonic()
+try:
+    print(supervisor.wait(timeout=2), round(time.monotonic() - started, 1), flush=True)
+finally:
+    child.kill()
+    child.wait()
+"""
+
+
+def test_a_wall_clock_step_does_not_cut_a_wait_short(tmp_path):
+    """``wait(timeout=2)`` (what ``worker stop``/``shutdown`` give workers to finish)
+    lasts 2 s even when the wall clock jumps a day ahead meanwhile."""
+    from tests.conftest import wait_for
+    from tests.test_clock import DAY, stepped
+
+    (tmp_path / "stepwait.py").write_text(STEP_DURING_WAIT)
+    offset, ready = tmp_path / "offset", tmp_path / "ready"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]))
+    proc = subprocess.Popen(stepped(offset, "stepwait", str(tmp_path / "q.db"), str(ready)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        wait_for(lambda: ready.exists() or proc.poll() is not None, message="the wait to start")
+        offset.write_text(str(DAY))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    result, elapsed = out.split()
+    assert result == "False", err
+    assert float(elapsed) >= 1.9, f"gave up after {elapsed} s of a 2 s timeout"

@@ -157,18 +157,32 @@ async def test_no_worker_log_without_embedded_workers(db_path, tui):
 
 
 def test_the_worker_log_is_private_rotated_and_never_a_symlink(tmp_path):
-    from queuectl_tui.tui.embedded import MAX_LOG_BYTES, _open_worker_log
+    """The embedded workers' log is opened by ``files.open_log``, like every log."""
+    from queuectl_tui.errors import StoreError
+    from queuectl_tui.files import MAX_LOG_BYTES
+    from queuectl_tui.tui.embedded import EmbeddedWorkers
 
+    db = tmp_path / "q.db"
+    JobQueue.open(db).close()
     path = tmp_path / "q.db.tui-workers.log"
     with open(path, "wb") as handle:
         handle.truncate(MAX_LOG_BYTES + 1)
-    _open_worker_log(str(path)).close()
+    workers = EmbeddedWorkers(str(db), owner="test-log")
+    try:
+        assert workers.scale(1) == 1
+    finally:
+        workers.shutdown()
     assert (tmp_path / "q.db.tui-workers.log.1").stat().st_size == MAX_LOG_BYTES + 1
-    assert path.stat().st_size == 0
+    assert path.stat().st_size < MAX_LOG_BYTES
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     target = tmp_path / "someone-elses-file"
     link = tmp_path / "link.log"
     link.symlink_to(target)
-    with pytest.raises(OSError):
-        _open_worker_log(str(link))
+    workers = EmbeddedWorkers(str(db), owner="test-log", log_path=str(link))
+    try:
+        with pytest.raises(StoreError, match="symbolic link"):
+            workers.scale(1)
+        assert workers.pids == []
+    finally:
+        workers.shutdown()
     assert not target.exists()

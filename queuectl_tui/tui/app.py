@@ -239,7 +239,7 @@ class QueuectlApp(App):
                 if time.monotonic() - self._last_light_fetch < LIGHT_REFRESH_SECONDS:
                     self.post_message(self.Unchanged())
                     return
-                self.queue.recover_expired()
+                self.queue.recover_expired_if_writable()
                 workers = registry.live_workers(last.config.lease_seconds)
                 snapshot = dataclasses.replace(last, workers=workers)
                 self._last_light_fetch = time.monotonic()
