@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 
-from queuectl_tui.store import STATES
+from queuectl_tui.queue import STATES
 from queuectl_tui.timeutil import relative
 from queuectl_tui.tui.data import JobRow, Listing
 from queuectl_tui.tui.messages import CancelJobs

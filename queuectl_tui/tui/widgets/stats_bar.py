@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Sparkline, Static
 
-from queuectl_tui.store import STATES
+from queuectl_tui.queue import STATES
 from queuectl_tui.tui.data import Snapshot
 from queuectl_tui.tui.widgets.format import STATE_STYLES
 
