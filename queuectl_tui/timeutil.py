@@ -82,9 +82,9 @@ def parse_when(text: str) -> float:
         raise InvalidInput(
             f"run_at {text!r} is not an ISO 8601 date-time (e.g. 2026-01-31T09:00:00+01:00)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # interpret as local time
     try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # interpret as local time (year 1 can fail here)
         return moment.timestamp()
     except (OverflowError, OSError, ValueError):
         raise InvalidInput(f"run_at {text!r} is out of range") from None
