@@ -105,6 +105,15 @@ class Cli:
         kill_registered_workers(self.db)
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def kill_registered_workers(db: Path) -> None:
     """Stop every worker still registered in ``db`` (a test's last line of defence):
     ask through the database, as `worker stop` does, then kill what is left,
@@ -113,11 +122,14 @@ def kill_registered_workers(db: Path) -> None:
         return
 
     def registered() -> list[int]:
+        """Registered workers still alive (a killed worker's row stays behind:
+        waiting for it to go would only cost the deadline)."""
         try:
             with sqlite3.connect(db, timeout=5) as conn:
-                return [row[0] for row in conn.execute("SELECT pid FROM worker")]
+                pids = [row[0] for row in conn.execute("SELECT pid FROM worker")]
         except sqlite3.Error:
             return []
+        return [pid for pid in pids if _alive(pid)]
 
     pids = registered()
     if not pids:
