@@ -303,6 +303,18 @@ def test_closing_the_terminal_stops_the_workers_and_puts_the_job_back(
     assert_put_back(db_path, long_job)
 
 
+def test_closing_the_terminal_of_an_idle_tui_exits_at_once(db_path, open_tui):
+    """The kernel sends SIGCONT with SIGHUP: Textual restarted its screen on the
+    dead terminal, its output thread died on EIO and the exit blocked for good
+    writing to it (the app hung, most runs without workers)."""
+    tui = open_tui("--workers", "0", controlling=True)
+    tui.wait_for_text("Jobs")
+    closed = time.monotonic()
+    tui.close_terminal()
+    assert tui.wait_exit(timeout=QUICK_EXIT_SECONDS) == 128 + signal.SIGHUP
+    assert time.monotonic() - closed < QUICK_EXIT_SECONDS
+
+
 def test_a_crash_stops_the_workers_puts_the_job_back_and_exits_1(db_path, long_job, open_tui):
     tui = open_tui("--workers", "1", env={"QUEUECTL_TUI_TEST_CRASH": "busy"})
     running(db_path, long_job)
