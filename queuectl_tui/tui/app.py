@@ -331,6 +331,8 @@ class QueuectlApp(App):
         self.schedule_refresh()
 
     def on_queuectl_app_snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down: the panes are gone (a late refresh thread)
         self.schedule_refresh()
         snapshot = message.snapshot
         self.refresh_elapsed = message.elapsed
