@@ -348,7 +348,8 @@ async def test_narrow_terminal_drops_columns_instead_of_scrolling(seeded, tui):
     assert table.virtual_size.width <= 80
     selected = table.selected_key
     await pilot.resize_terminal(130, 30)
-    await until(pilot, lambda: len(table.columns) == 9, message="the wide layout")
+    await until(pilot, lambda: len(table.columns) == 9, timeout=3,
+                message="the wide layout at once")
     assert table.selected_key == selected
 
 

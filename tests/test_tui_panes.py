@@ -629,7 +629,8 @@ def test_narrow_jobs_pane_drops_columns_instead_of_scrolling(three_dead):
             assert labels == [" ", "ID", "State", "Tries", "Run at", "Command"]
             assert table.virtual_size.width <= 80
             await pilot.resize_terminal(150, 30)
-            await until(pilot, lambda: len(table.columns) == 10, message="the wide layout")
+            await until(pilot, lambda: len(table.columns) == 10, timeout=3,
+                message="the wide layout at once")
 
     run(scenario())
 

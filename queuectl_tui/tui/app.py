@@ -247,6 +247,12 @@ class QueuectlApp(App):
         self.query_one("#jobs-table").focus()
         self.refresh_data()
 
+    def on_resize(self) -> None:
+        """A resized terminal shows or drops columns now, not at the next full
+        refresh (up to ``LIGHT_REFRESH_SECONDS`` away when nothing changes)."""
+        if self.last_snapshot is not None:
+            self.call_after_refresh(self.refresh_data)
+
     def on_unmount(self) -> None:
         self.embedded.shutdown()
         loop = asyncio.get_running_loop()
