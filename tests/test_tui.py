@@ -302,12 +302,17 @@ async def test_quitting_with_a_running_job_offers_to_stop_it_and_puts_it_back(
     assert not any(_alive(pid) for pid in pids)
 
 
-async def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded, tui):
+async def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded, tui,
+                                                                         monkeypatch):
     """Another process holds the write lock while the app needs to write (it has an
     expired lease to take back): the app says so and stays responsive."""
     import sqlite3
 
+    from queuectl_tui.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "SLOW_FETCH_SECONDS", 0.3)  # the status sooner
     app, pilot = tui
+    app.queue.set_config("lease_seconds", "1")  # a grace of 0.5 s, not 3 s
     await until(pilot, lambda: len(table_keys(app, "#jobs-table")) == 6, message="rows")
     locker = sqlite3.connect(seeded, isolation_level=None, timeout=10)
     locker.execute("BEGIN IMMEDIATE")
