@@ -16,13 +16,21 @@ from queuectl_tui.config import Config
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.store import Job
-from queuectl_tui.tui import make_app
+from queuectl_tui.tui import make_app as _make_app
 
 WIDE = (140, 40)
 SMALL = (80, 24)
 
 
 # --- helpers (shared with test_tui_text.py) ---------------------------------------
+
+
+def make_app(*args, **kwargs):
+    """The app as the CLI builds it, ticking every 0.25 s instead of every second,
+    so a test waiting for the next refresh waits less."""
+    app = _make_app(*args, **kwargs)
+    app.refresh_seconds = 0.25
+    return app
 
 
 def run(coro):
@@ -582,15 +590,16 @@ def test_the_footer_keeps_help_and_quit_at_80_columns(three_dead):
         app = make_app(str(three_dead), workers=0)
         async with app.run_test(size=SMALL) as pilot:
             await until(pilot, lambda: len(keys(app, "#jobs-table")) == 3, message="rows")
-            for pane in ("1", "2", "3", "4"):
-                await pilot.press(pane)
-                await pilot.pause(0.3)
-                footer = screen_text(app).splitlines()[-1]
-                assert "? Help" in footer and "q Quit" in footer, (pane, footer)
+            def footer() -> str:
+                return screen_text(app).splitlines()[-1]
+
+            for key, pane in (("1", "jobs"), ("2", "dlq"), ("3", "workers"), ("4", "config")):
+                await pilot.press(key)
+                await until(pilot, lambda pane=pane: app.view.pane == pane and "? Help" in footer()
+                            and "q Quit" in footer(), message=f"help and quit on {pane}")
             await pilot.press("1")
-            await pilot.pause(0.3)
-            footer = screen_text(app).splitlines()[-1]
-            assert "Open" in footer and "Filter" in footer, footer
+            await until(pilot, lambda: "Open" in footer() and "Filter" in footer(),
+                        message="the Jobs keys in the footer")
 
     run(scenario())
 

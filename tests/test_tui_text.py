@@ -9,8 +9,7 @@ import pytest
 from queuectl_tui import registry
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
-from queuectl_tui.tui import make_app
-from tests.test_tui_panes import keys, make_dead, run, screen_name, shows, until
+from tests.test_tui_panes import keys, make_app, make_dead, run, screen_name, shows, until
 
 SIZE = (160, 40)
 ESCAPES = "\033]0;pwned\007\033[2J"

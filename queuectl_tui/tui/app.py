@@ -191,6 +191,7 @@ class QueuectlApp(App):
         self.refresh_elapsed: float | None = None
         self.crash: BaseException | None = None
         self._refresh_timer: Timer | None = None
+        self.refresh_seconds = REFRESH_SECONDS  # between ticks (tests make it shorter)
         self._fetch_started: float | None = None
         self._data_version: int | None = None
         self._last_light_fetch = 0.0
@@ -248,8 +249,9 @@ class QueuectlApp(App):
         self.refresh_data()
 
     def on_resize(self) -> None:
-        """A resized terminal shows or drops columns now, not at the next full
-        refresh (up to ``LIGHT_REFRESH_SECONDS`` away when nothing changes)."""
+        """A resized terminal shows or drops columns soon, not at the next full
+        refresh (up to ``LIGHT_REFRESH_SECONDS`` away when nothing changes). The
+        job tables also redraw at once from their rows (``JobTablePane.on_resize``)."""
         if self.last_snapshot is not None:
             self.call_after_refresh(self.refresh_data)
 
@@ -275,7 +277,9 @@ class QueuectlApp(App):
 
     # --- the refresh loop ----------------------------------------------------
 
-    def schedule_refresh(self, delay: float = REFRESH_SECONDS) -> None:
+    def schedule_refresh(self, delay: float | None = None) -> None:
+        if delay is None:
+            delay = self.refresh_seconds
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
         self._refresh_timer = self.set_timer(delay, self._refresh_tick)
@@ -378,7 +382,7 @@ class QueuectlApp(App):
         if worker.group == "refresh":
             self._data_version = None  # the next tick fetches in full
             self._status(Text.assemble(("refresh failed: ", "b red"), text,
-                                       f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
+                                       f"  ·  retrying in {self.refresh_seconds:g}s"))
             self.schedule_refresh()
         elif worker.group == "quit":  # could not count the busy workers: ask anyway
             self._ask_or_quit(self.embedded.alive())
