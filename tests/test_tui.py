@@ -85,7 +85,8 @@ async def test_dlq_shift_r_retries_all_after_confirmation(seeded, tui):
                 message="the confirmation")
     assert "Retry all 3 dead jobs?" in str(app.screen.query_one(".dialog-title").render())
     await pilot.press("n")
-    await pilot.pause(0.3)
+    await until(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen",
+                message="the dialog to close")
     assert app.queue.counts()["dead"] == 3  # declined: nothing changed
     await pilot.press("R")
     await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen",
@@ -123,9 +124,8 @@ async def test_new_job_form_refuses_a_bad_value_then_enqueues(db_path, tui):
     await pilot.click("#field-priority")
     await pilot.press(*"high")
     await pilot.press("ctrl+s")
-    await pilot.pause(0.2)
-    error = str(app.screen.query_one("#new-job-error").render())
-    assert "priority must be a whole number" in error
+    await until(pilot, lambda: "priority must be a whole number"
+                in str(app.screen.query_one("#new-job-error").render()), message="the error")
     assert app.queue.count() == 0
     for _ in "high":
         await pilot.press("backspace")
@@ -150,8 +150,8 @@ async def test_config_edit_refuses_a_bad_value_and_saves_a_good_one(db_path, tui
     assert editor.has_focus and editor.value == "3"
     editor.value = "-1"
     await pilot.press("enter")
-    await pilot.pause(0.2)
-    assert "must be between 0 and 1000" in str(app.query_one("#config-error").render())
+    await until(pilot, lambda: "must be between 0 and 1000"
+                in str(app.query_one("#config-error").render()), message="the error")
     assert app.queue.config().max_retries == 3
     editor.value = "7"
     await pilot.press("enter")

@@ -312,14 +312,13 @@ def test_the_focused_dialog_button_looks_different(three_dead):
             await until(pilot, lambda: len(keys(app, "#dlq-table")) == 3, message="the DLQ")
             await pilot.press("x")
             await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
-            await pilot.pause(0.2)
             no = app.screen.query_one("#no")
-            assert no.has_focus
+            await until(pilot, lambda: no.has_focus, message="the safe button focused")
             focused_border = no.styles.border_top[1]
             app.screen.query_one("#yes").focus()
-            await pilot.pause(0.2)
-            assert not no.has_focus
-            assert no.styles.border_top[1] != focused_border
+            await until(pilot, lambda: not no.has_focus
+                        and no.styles.border_top[1] != focused_border,
+                        message="the border to follow the focus")
             await pilot.press("escape")
 
     run(scenario())
@@ -574,8 +573,8 @@ def test_the_new_job_form_scrolls_at_80x24_and_shows_its_error(db_path):
             for reachable in ("#field-when", "#submit", "#cancel"):  # tab gets there
                 widget = app.screen.query_one(reachable)
                 widget.focus()
-                await pilot.pause(0.2)
-                assert widget.region.y >= 0 and widget.region.bottom <= 24, reachable
+                await until(pilot, lambda widget=widget: widget.region.y >= 0
+                            and widget.region.bottom <= 24, message=f"{reachable} in view")
             await shows(pilot, "Enqueue (ctrl+s)", "Cancel (esc)")
             for _ in "abc":
                 app.screen.query_one("#field-priority").action_delete_left()
@@ -656,12 +655,15 @@ def test_enter_is_in_the_footer_and_editing_a_setting_keeps_a_footer(db_path):
                         message="the settings")
             assert "enter Edit" in screen_text(app).splitlines()[-1].replace("⏎", "enter")
             await pilot.press("enter")
-            await pilot.pause(0.3)
-            footer = screen_text(app).splitlines()[-1].replace("⏎", "enter")
-            assert "Save" in footer and "esc Cancel edit" in footer, footer
+
+            def footer() -> str:
+                return screen_text(app).splitlines()[-1].replace("⏎", "enter")
+
+            await until(pilot, lambda: "Save" in footer() and "esc Cancel edit" in footer(),
+                        message="the editing keys in the footer")
             await pilot.press("escape")
-            await pilot.pause(0.3)
-            assert "Cancel edit" not in screen_text(app).splitlines()[-1]
+            await until(pilot, lambda: "Cancel edit" not in footer() and footer().strip(),
+                        message="a footer without the editing keys")
 
     run(scenario())
 
