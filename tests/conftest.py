@@ -210,11 +210,15 @@ class TuiOptions:
     db_path: Path
     workers: int = 0
     size: tuple[int, int] = (120, 36)
+    # Seconds between refresh ticks: shorter than the app's 1 s, so a test that
+    # waits for the next tick waits less (what a tick does is unchanged).
+    refresh: float = 0.25
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line(
-        "markers", "tui(workers=0, size=(120, 36)): how the `tui` fixture builds the app")
+        "markers",
+        "tui(workers=0, size=(120, 36), refresh=0.25): how the `tui` fixture builds the app")
 
 
 @pytest.fixture
@@ -261,6 +265,7 @@ async def _run_async_test(test, args: dict) -> None:
     from queuectl_tui.tui import make_app
 
     app = make_app(str(options.db_path), workers=options.workers)
+    app.refresh_seconds = options.refresh
     async with app.run_test(size=options.size) as pilot:
         await until(pilot, lambda: app.last_snapshot is not None, message="the first snapshot")
         args["tui"] = (app, pilot)

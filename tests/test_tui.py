@@ -85,7 +85,8 @@ async def test_dlq_shift_r_retries_all_after_confirmation(seeded, tui):
                 message="the confirmation")
     assert "Retry all 3 dead jobs?" in str(app.screen.query_one(".dialog-title").render())
     await pilot.press("n")
-    await pilot.pause(0.3)
+    await until(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen",
+                message="the dialog to close")
     assert app.queue.counts()["dead"] == 3  # declined: nothing changed
     await pilot.press("R")
     await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen",
@@ -123,9 +124,8 @@ async def test_new_job_form_refuses_a_bad_value_then_enqueues(db_path, tui):
     await pilot.click("#field-priority")
     await pilot.press(*"high")
     await pilot.press("ctrl+s")
-    await pilot.pause(0.2)
-    error = str(app.screen.query_one("#new-job-error").render())
-    assert "priority must be a whole number" in error
+    await until(pilot, lambda: "priority must be a whole number"
+                in str(app.screen.query_one("#new-job-error").render()), message="the error")
     assert app.queue.count() == 0
     for _ in "high":
         await pilot.press("backspace")
@@ -150,8 +150,8 @@ async def test_config_edit_refuses_a_bad_value_and_saves_a_good_one(db_path, tui
     assert editor.has_focus and editor.value == "3"
     editor.value = "-1"
     await pilot.press("enter")
-    await pilot.pause(0.2)
-    assert "must be between 0 and 1000" in str(app.query_one("#config-error").render())
+    await until(pilot, lambda: "must be between 0 and 1000"
+                in str(app.query_one("#config-error").render()), message="the error")
     assert app.queue.config().max_retries == 3
     editor.value = "7"
     await pilot.press("enter")
@@ -302,12 +302,17 @@ async def test_quitting_with_a_running_job_offers_to_stop_it_and_puts_it_back(
     assert not any(_alive(pid) for pid in pids)
 
 
-async def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded, tui):
+async def test_a_locked_database_shows_a_status_and_the_screen_stays_live(seeded, tui,
+                                                                         monkeypatch):
     """Another process holds the write lock while the app needs to write (it has an
     expired lease to take back): the app says so and stays responsive."""
     import sqlite3
 
+    from queuectl_tui.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "SLOW_FETCH_SECONDS", 0.3)  # the status sooner
     app, pilot = tui
+    app.queue.set_config("lease_seconds", "1")  # a grace of 0.5 s, not 3 s
     await until(pilot, lambda: len(table_keys(app, "#jobs-table")) == 6, message="rows")
     locker = sqlite3.connect(seeded, isolation_level=None, timeout=10)
     locker.execute("BEGIN IMMEDIATE")
@@ -348,7 +353,8 @@ async def test_narrow_terminal_drops_columns_instead_of_scrolling(seeded, tui):
     assert table.virtual_size.width <= 80
     selected = table.selected_key
     await pilot.resize_terminal(130, 30)
-    await until(pilot, lambda: len(table.columns) == 9, message="the wide layout")
+    await until(pilot, lambda: len(table.columns) == 9, timeout=3,
+                message="the wide layout at once")
     assert table.selected_key == selected
 
 

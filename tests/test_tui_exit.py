@@ -263,6 +263,13 @@ def test_leave_exits_at_once_and_the_worker_finishes_the_job_alone(
     assert tui.wait_exit() == 0
     assert job_row(db_path, long_job) == ("processing", 1)  # still running, as chosen
     assert job_processes(long_job)
+    # The job ends here rather than in 120 s: the worker left behind is then idle and
+    # the clean-up's polite stop takes it at once (it waited out its 5 s deadline).
+    for pid in job_processes(long_job):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_wait_exits_once_the_job_is_done(db_path, open_tui):
@@ -301,6 +308,18 @@ def test_closing_the_terminal_stops_the_workers_and_puts_the_job_back(
     assert tui.wait_exit() == 128 + signal.SIGHUP
     assert time.monotonic() - closed < QUICK_EXIT_SECONDS
     assert_put_back(db_path, long_job)
+
+
+def test_closing_the_terminal_of_an_idle_tui_exits_at_once(db_path, open_tui):
+    """The kernel sends SIGCONT with SIGHUP: Textual restarted its screen on the
+    dead terminal, its output thread died on EIO and the exit blocked for good
+    writing to it (the app hung, most runs without workers)."""
+    tui = open_tui("--workers", "0", controlling=True)
+    tui.wait_for_text("Jobs")
+    closed = time.monotonic()
+    tui.close_terminal()
+    assert tui.wait_exit(timeout=QUICK_EXIT_SECONDS) == 128 + signal.SIGHUP
+    assert time.monotonic() - closed < QUICK_EXIT_SECONDS
 
 
 def test_a_crash_stops_the_workers_puts_the_job_back_and_exits_1(db_path, long_job, open_tui):

@@ -10,18 +10,27 @@ import time
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from queuectl_tui.config import Config
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.store import Job
-from queuectl_tui.tui import make_app
+from queuectl_tui.tui import make_app as _make_app
 
 WIDE = (140, 40)
 SMALL = (80, 24)
 
 
 # --- helpers (shared with test_tui_text.py) ---------------------------------------
+
+
+def make_app(*args, **kwargs):
+    """The app as the CLI builds it, ticking every 0.25 s instead of every second,
+    so a test waiting for the next refresh waits less."""
+    app = _make_app(*args, **kwargs)
+    app.refresh_seconds = 0.25
+    return app
 
 
 def run(coro):
@@ -35,7 +44,7 @@ async def until(pilot, condition, timeout: float = 10.0, message: str = "conditi
         if time.monotonic() > deadline:
             app = pilot.app
             pytest.fail(f"timed out waiting for {message} (screen {type(app.screen).__name__},"
-                        f" view {app.view})\n{screen_text(app)}")
+                        f" view {getattr(app, 'view', None)})\n{screen_text(app)}")
         await pilot.pause(0.05)
 
 
@@ -303,14 +312,13 @@ def test_the_focused_dialog_button_looks_different(three_dead):
             await until(pilot, lambda: len(keys(app, "#dlq-table")) == 3, message="the DLQ")
             await pilot.press("x")
             await until(pilot, lambda: screen_name(app) == "ConfirmScreen", message="dialog")
-            await pilot.pause(0.2)
             no = app.screen.query_one("#no")
-            assert no.has_focus
+            await until(pilot, lambda: no.has_focus, message="the safe button focused")
             focused_border = no.styles.border_top[1]
             app.screen.query_one("#yes").focus()
-            await pilot.pause(0.2)
-            assert not no.has_focus
-            assert no.styles.border_top[1] != focused_border
+            await until(pilot, lambda: not no.has_focus
+                        and no.styles.border_top[1] != focused_border,
+                        message="the border to follow the focus")
             await pilot.press("escape")
 
     run(scenario())
@@ -565,8 +573,8 @@ def test_the_new_job_form_scrolls_at_80x24_and_shows_its_error(db_path):
             for reachable in ("#field-when", "#submit", "#cancel"):  # tab gets there
                 widget = app.screen.query_one(reachable)
                 widget.focus()
-                await pilot.pause(0.2)
-                assert widget.region.y >= 0 and widget.region.bottom <= 24, reachable
+                await until(pilot, lambda widget=widget: widget.region.y >= 0
+                            and widget.region.bottom <= 24, message=f"{reachable} in view")
             await shows(pilot, "Enqueue (ctrl+s)", "Cancel (esc)")
             for _ in "abc":
                 app.screen.query_one("#field-priority").action_delete_left()
@@ -581,15 +589,16 @@ def test_the_footer_keeps_help_and_quit_at_80_columns(three_dead):
         app = make_app(str(three_dead), workers=0)
         async with app.run_test(size=SMALL) as pilot:
             await until(pilot, lambda: len(keys(app, "#jobs-table")) == 3, message="rows")
-            for pane in ("1", "2", "3", "4"):
-                await pilot.press(pane)
-                await pilot.pause(0.3)
-                footer = screen_text(app).splitlines()[-1]
-                assert "? Help" in footer and "q Quit" in footer, (pane, footer)
+            def footer() -> str:
+                return screen_text(app).splitlines()[-1]
+
+            for key, pane in (("1", "jobs"), ("2", "dlq"), ("3", "workers"), ("4", "config")):
+                await pilot.press(key)
+                await until(pilot, lambda pane=pane: app.view.pane == pane and "? Help" in footer()
+                            and "q Quit" in footer(), message=f"help and quit on {pane}")
             await pilot.press("1")
-            await pilot.pause(0.3)
-            footer = screen_text(app).splitlines()[-1]
-            assert "Open" in footer and "Filter" in footer, footer
+            await until(pilot, lambda: "Open" in footer() and "Filter" in footer(),
+                        message="the Jobs keys in the footer")
 
     run(scenario())
 
@@ -628,7 +637,8 @@ def test_narrow_jobs_pane_drops_columns_instead_of_scrolling(three_dead):
             assert labels == [" ", "ID", "State", "Tries", "Run at", "Command"]
             assert table.virtual_size.width <= 80
             await pilot.resize_terminal(150, 30)
-            await until(pilot, lambda: len(table.columns) == 10, message="the wide layout")
+            await until(pilot, lambda: len(table.columns) == 10, timeout=3,
+                message="the wide layout at once")
 
     run(scenario())
 
@@ -645,12 +655,15 @@ def test_enter_is_in_the_footer_and_editing_a_setting_keeps_a_footer(db_path):
                         message="the settings")
             assert "enter Edit" in screen_text(app).splitlines()[-1].replace("⏎", "enter")
             await pilot.press("enter")
-            await pilot.pause(0.3)
-            footer = screen_text(app).splitlines()[-1].replace("⏎", "enter")
-            assert "Save" in footer and "esc Cancel edit" in footer, footer
+
+            def footer() -> str:
+                return screen_text(app).splitlines()[-1].replace("⏎", "enter")
+
+            await until(pilot, lambda: "Save" in footer() and "esc Cancel edit" in footer(),
+                        message="the editing keys in the footer")
             await pilot.press("escape")
-            await pilot.pause(0.3)
-            assert "Cancel edit" not in screen_text(app).splitlines()[-1]
+            await until(pilot, lambda: "Cancel edit" not in footer() and footer().strip(),
+                        message="a footer without the editing keys")
 
     run(scenario())
 
@@ -668,5 +681,32 @@ def test_toasts_do_not_cover_the_status_line(three_dead):
             pane_status = app.query_one("#jobs-status")
             assert toast.region.bottom <= pane_status.region.y
             assert not toast.region.overlaps(status.region)
+
+    run(scenario())
+
+
+# --- a frame drawn before the table measures its new rows (flaky cut columns) ------
+
+
+def test_cells_drawn_before_the_table_measures_them_are_not_left_cut():
+    """Under load the screen can be drawn between ``sync`` and the table's idle
+    pass that widens its columns: the cells then drawn at the header's width must
+    not stay on screen once the columns are wide enough (they were cut to "bu",
+    "proce" for good when nothing changed afterwards)."""
+    from textual.app import App
+
+    from queuectl_tui.tui.widgets.live_table import LiveTable
+
+    class TableApp(App):
+        def compose(self):
+            yield LiveTable([("id", "ID"), ("state", "State")])
+
+    async def scenario():
+        app = TableApp()
+        async with app.run_test(size=(60, 10)) as pilot:
+            table = app.query_one(LiveTable)
+            table.sync([("busy", (Text("busy"), "processing"))])
+            table.render_line(1)  # a frame drawn before the table's idle pass
+            await shows(pilot, "busy", "processing", timeout=3.0)
 
     run(scenario())

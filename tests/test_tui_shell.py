@@ -186,3 +186,19 @@ def test_the_worker_log_is_private_rotated_and_never_a_symlink(tmp_path):
     finally:
         workers.shutdown()
     assert not target.exists()
+
+
+def test_a_snapshot_arriving_after_the_screens_are_gone_is_ignored(tmp_path):
+    """A refresh thread can finish while the app shuts down: its snapshot then
+    finds no StatsBar; it must be dropped, not end the exit in NoMatches."""
+    import asyncio
+
+    async def scenario():
+        app = make_app(str(tmp_path / "q.db"), workers=0)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await until(pilot, lambda: app.last_snapshot is not None, message="a snapshot")
+            snapshot = app.last_snapshot
+        assert not app.screen_stack  # shut down: what a late message finds
+        app.on_queuectl_app_snapshot_ready(app.SnapshotReady(snapshot, 0.0))
+
+    asyncio.run(scenario())

@@ -9,8 +9,7 @@ import pytest
 from queuectl_tui import registry
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
-from queuectl_tui.tui import make_app
-from tests.test_tui_panes import keys, make_dead, run, screen_name, shows, until
+from tests.test_tui_panes import keys, make_app, make_dead, run, screen_name, shows, until
 
 SIZE = (160, 40)
 ESCAPES = "\033]0;pwned\007\033[2J"
@@ -148,8 +147,8 @@ def test_markup_in_new_job_fields(db_path):
             await until(pilot, lambda: screen_name(app) == "NewJobScreen", message="form")
             await pilot.press(*'echo "[/INFO] done"')
             app.screen.query_one("#field-priority").focus()
-            await pilot.press(*"[/]", "ctrl+s")
-            await shows(pilot, "priority must be a whole number, got '[/]'")
+            await pilot.press(*"[/b]", "ctrl+s")
+            await shows(pilot, "priority must be a whole number, got '[/b]'")
             field = app.screen.query_one("#field-priority")
             field.value = ""
             app.screen.query_one("#field-id").focus()
@@ -157,6 +156,43 @@ def test_markup_in_new_job_fields(db_path):
             await until(pilot, lambda: screen_name(app) != "NewJobScreen", message="enqueued")
             assert app.queue.get("[/x]").command == 'echo "[/INFO] done"'
             await shows(pilot, "Enqueued [/x]", 'echo "[/INFO] done"')
+            assert app.is_running
+
+    run(scenario())
+
+
+def test_status_lines_show_a_database_path_with_brackets_literally(tmp_path, monkeypatch):
+    """The status line names the database, also while a fetch waits for it: a
+    folder named ``[/b]x`` is shown as written (as markup it crashed the app)."""
+    import threading
+
+    from queuectl_tui.tui import app as app_module
+
+    folder = tmp_path / "[/b]x"
+    folder.mkdir(parents=True)  # "[" holding "b]x": the path reads [/b]x
+    db = folder / "q.db"
+    release = threading.Event()
+    real_fetch = app_module.fetch
+
+    def slow_fetch(queue, view):
+        if view.pane == "dlq":  # the fetch a pane switch asks for waits for the test
+            release.wait(10)
+        return real_fetch(queue, view)
+
+    monkeypatch.setattr(app_module, "fetch", slow_fetch)
+    monkeypatch.setattr(app_module, "SLOW_FETCH_SECONDS", 0.2)
+
+    async def scenario():
+        app = make_app(str(db), workers=0)
+        async with app.run_test(size=SIZE) as pilot:
+            try:
+                await shows(pilot, "[/b]x/q.db")
+                await pilot.press("2")
+                await shows(pilot, "waiting for the database", "[/b]x/q.db")
+            finally:
+                release.set()
+            await until(pilot, lambda: "waiting" not in str(
+                app.query_one("#status-line").render()), message="the status back")
             assert app.is_running
 
     run(scenario())

@@ -29,6 +29,8 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -68,6 +70,59 @@ def _test_crash(point: str) -> None:
     crash path (workers stopped, jobs put back, exit 1) is tested for real."""
     if os.environ.get(TEST_CRASH_VARIABLE) == point:
         raise RuntimeError(f"test crash at {point} [/b]")
+
+
+class _TerminalOutput:
+    """The terminal as the driver's writer thread sees it: once the terminal has
+    gone (EIO after a hangup), further output is dropped instead of raised.
+
+    Textual's writer thread dies on the first failed write; the event loop then
+    blocks for good in ``Queue.put`` once 30 more writes are queued, and the exit
+    path writes too (restoring the screen): the app hung instead of exiting.
+    """
+
+    def __init__(self, file):
+        self._file = file
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            try:
+                self._file.write(text)
+            except OSError:
+                self.gone = True
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._file.flush()
+            except OSError:
+                self.gone = True
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return self._file.isatty()
+
+
+class HangupSafeDriver(LinuxDriver):
+    """Textual's terminal driver, made safe for a terminal that goes away.
+
+    - Output to a dead terminal is dropped (see ``_TerminalOutput``).
+    - SIGCONT resumes application mode only after our own suspend (ctrl+z). The
+      kernel sends SIGCONT with SIGHUP when the terminal is closed; Textual then
+      started application mode again on the dead terminal (a second writer
+      thread, which died at once with writes queued behind it): the exit hung.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._file = _TerminalOutput(self._file)
+
+    def _sigcont_application(self, *args) -> None:
+        if self._must_signal_resume:  # set by our SIGTSTP handler (a real suspend)
+            super()._sigcont_application(*args)
 
 
 class QueuectlApp(App):
@@ -136,6 +191,7 @@ class QueuectlApp(App):
         self.refresh_elapsed: float | None = None
         self.crash: BaseException | None = None
         self._refresh_timer: Timer | None = None
+        self.refresh_seconds = REFRESH_SECONDS  # between ticks (tests make it shorter)
         self._fetch_started: float | None = None
         self._data_version: int | None = None
         self._last_light_fetch = 0.0
@@ -165,6 +221,11 @@ class QueuectlApp(App):
         yield Static(id="status-line")
         yield KeysFooter()
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own choice, with the hangup-safe terminal driver on a tty."""
+        driver = super().get_driver_class()
+        return HangupSafeDriver if driver is LinuxDriver else driver
+
     def on_load(self) -> None:
         """SIGTERM, SIGHUP (the terminal went away) and SIGINT from outside end the
         app through the same path as a crash: jobs put back, workers stopped."""
@@ -186,6 +247,13 @@ class QueuectlApp(App):
             self.set_interval(DEMO_PRODUCER_SECONDS, self.produce_demo_job)
         self.query_one("#jobs-table").focus()
         self.refresh_data()
+
+    def on_resize(self) -> None:
+        """A resized terminal shows or drops columns soon, not at the next full
+        refresh (up to ``LIGHT_REFRESH_SECONDS`` away when nothing changes). The
+        job tables also redraw at once from their rows (``JobTablePane.on_resize``)."""
+        if self.last_snapshot is not None:
+            self.call_after_refresh(self.refresh_data)
 
     def on_unmount(self) -> None:
         self.embedded.shutdown()
@@ -209,7 +277,9 @@ class QueuectlApp(App):
 
     # --- the refresh loop ----------------------------------------------------
 
-    def schedule_refresh(self, delay: float = REFRESH_SECONDS) -> None:
+    def schedule_refresh(self, delay: float | None = None) -> None:
+        if delay is None:
+            delay = self.refresh_seconds
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
         self._refresh_timer = self.set_timer(delay, self._refresh_tick)
@@ -271,6 +341,8 @@ class QueuectlApp(App):
         self.schedule_refresh()
 
     def on_queuectl_app_snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down: the panes are gone (a late refresh thread)
         self.schedule_refresh()
         snapshot = message.snapshot
         self.refresh_elapsed = message.elapsed
@@ -310,7 +382,7 @@ class QueuectlApp(App):
         if worker.group == "refresh":
             self._data_version = None  # the next tick fetches in full
             self._status(Text.assemble(("refresh failed: ", "b red"), text,
-                                       f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
+                                       f"  ·  retrying in {self.refresh_seconds:g}s"))
             self.schedule_refresh()
         elif worker.group == "quit":  # could not count the busy workers: ask anyway
             self._ask_or_quit(self.embedded.alive())

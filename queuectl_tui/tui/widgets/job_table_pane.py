@@ -140,6 +140,12 @@ class JobTablePane(Vertical):
         self.query_one(f"#{self.PANE}-status", Static).update(self.status(listing))
         self.query_one(f"#{self.PANE}-filter", Static).update(self.filter_label(listing))
 
+    def on_resize(self) -> None:
+        """Wider or narrower: show or drop columns now, from the rows already
+        fetched (the next fetch may be seconds away when nothing changes)."""
+        if self._snapshot is not None:
+            self.apply(self._snapshot, self._now)
+
     def text_widths(self, rows: list[JobRow], now: float, columns: list[tuple[str, str]],
                     width: int) -> dict[str, int]:
         """What the command and error columns may use: the width the other columns
