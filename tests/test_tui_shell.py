@@ -202,3 +202,25 @@ def test_a_snapshot_arriving_after_the_screens_are_gone_is_ignored(tmp_path):
         app.on_queuectl_app_snapshot_ready(app.SnapshotReady(snapshot, 0.0))
 
     asyncio.run(scenario())
+
+
+async def test_a_worker_log_that_cannot_be_opened_leaves_a_working_monitor(db_path, tmp_path):
+    """The embedded workers' log is refused (a symlink someone planted): the app
+    says why and goes on without workers instead of crashing."""
+    from queuectl_tui.tui import make_app
+
+    target = tmp_path / "elsewhere.log"
+    os.symlink(target, f"{db_path}.tui-workers.log")
+    app = make_app(str(db_path), workers=1)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await until(pilot, lambda: app.last_snapshot is not None, message="the first snapshot")
+        await until(pilot, lambda: any("Embedded workers not started" in n.message
+                                       for n in app._notifications),
+                    message="the refusal in a toast")
+        assert app.is_running and app.embedded.pids == []
+        await pilot.press("3", "plus")
+        await until(pilot, lambda: sum("Embedded workers not started" in n.message
+                                       for n in app._notifications) >= 2,
+                    message="the refusal again for +")
+        assert app.is_running and app.embedded.pids == []
+    assert not target.exists()

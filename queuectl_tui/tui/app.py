@@ -239,7 +239,7 @@ class QueuectlApp(App):
 
     def on_mount(self) -> None:
         if self.initial_workers:
-            self.embedded.scale(self.initial_workers)
+            self._change_workers(lambda: self.embedded.scale(self.initial_workers), quiet=True)
         _test_crash("mount")
         self.set_interval(REAP_SECONDS, self.embedded.reap)
         self.set_interval(0.5, self._watch_fetch)
@@ -523,17 +523,24 @@ class QueuectlApp(App):
     # --- embedded workers ----------------------------------------------------
 
     def scale_workers(self, count: int) -> None:
-        if self._quit_choice is not None:
-            return  # quitting: no new workers
-        count = self.embedded.scale(count)
-        self.notify(f"Embedded workers: {count}")
-        self.refresh_data()
+        self._change_workers(lambda: self.embedded.scale(count))
 
     def toggle_workers(self) -> None:
+        self._change_workers(lambda: self.embedded.toggle(self.initial_workers))
+
+    def _change_workers(self, change: Callable[[], int], quiet: bool = False) -> None:
+        """Scale the embedded workers; a refusal (their log is a symlink or another
+        user's) is shown, and the app goes on as a monitor."""
         if self._quit_choice is not None:
+            return  # quitting: no new workers
+        try:
+            count = change()
+        except QueueError as exc:
+            self.notify(f"Embedded workers not started: {exc}", severity="error",
+                        markup=False, timeout=15)
             return
-        count = self.embedded.toggle(self.initial_workers)
-        self.notify(f"Embedded workers: {count}")
+        if not quiet:
+            self.notify(f"Embedded workers: {count}")
         self.refresh_data()
 
     def busy_embedded_workers(self) -> int:
