@@ -14,6 +14,7 @@ from queuectl_tui.tui.data import Snapshot
 from queuectl_tui.tui.widgets.format import STATE_STYLES
 
 HISTORY = 60
+TIGHT_WIDTH = 120
 # Labels for narrow terminals (80-130 columns), so every count still fits.
 SHORT_NAMES = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail",
                "dead": "dead", "cancelled": "canc"}
@@ -38,6 +39,9 @@ class StatsBar(Horizontal):
         counts = snapshot.counts
         text = Text()
         short = self.size.width < 130
+        # 100-119 columns: the counts need the sparkline's room (below 100 the
+        # screen's -narrow class hides it anyway).
+        self.set_class(self.size.width < TIGHT_WIDTH, "-tight")
         for state in STATES:
             text.append(f"{SHORT_NAMES[state] if short else state} ", style="dim")
             text.append(f"{counts[state]:,}", style=STATE_STYLES[state])
