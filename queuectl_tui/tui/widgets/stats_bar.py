@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Sparkline, Static
@@ -35,13 +36,15 @@ class StatsBar(Horizontal):
         yield Sparkline(list(self.finished_history), id="throughput")
         yield Static(id="rate")
 
+    def on_resize(self, event: events.Resize) -> None:
+        # 100-119 columns: the counts need the sparkline's room (below 100 the
+        # screen's -narrow class hides it anyway).
+        self.set_class(event.size.width < TIGHT_WIDTH, "-tight")
+
     def apply(self, snapshot: Snapshot, embedded: int) -> None:
         counts = snapshot.counts
         text = Text()
         short = self.size.width < 130
-        # 100-119 columns: the counts need the sparkline's room (below 100 the
-        # screen's -narrow class hides it anyway).
-        self.set_class(self.size.width < TIGHT_WIDTH, "-tight")
         for state in STATES:
             text.append(f"{SHORT_NAMES[state] if short else state} ", style="dim")
             text.append(f"{counts[state]:,}", style=STATE_STYLES[state])
