@@ -30,7 +30,6 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.driver import Driver
-from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -70,59 +69,6 @@ def _test_crash(point: str) -> None:
     crash path (workers stopped, jobs put back, exit 1) is tested for real."""
     if os.environ.get(TEST_CRASH_VARIABLE) == point:
         raise RuntimeError(f"test crash at {point} [/b]")
-
-
-class _TerminalOutput:
-    """The terminal as the driver's writer thread sees it: once the terminal has
-    gone (EIO after a hangup), further output is dropped instead of raised.
-
-    Textual's writer thread dies on the first failed write; the event loop then
-    blocks for good in ``Queue.put`` once 30 more writes are queued, and the exit
-    path writes too (restoring the screen): the app hung instead of exiting.
-    """
-
-    def __init__(self, file):
-        self._file = file
-        self.gone = False
-
-    def write(self, text: str) -> None:
-        if not self.gone:
-            try:
-                self._file.write(text)
-            except OSError:
-                self.gone = True
-
-    def flush(self) -> None:
-        if not self.gone:
-            try:
-                self._file.flush()
-            except OSError:
-                self.gone = True
-
-    def fileno(self) -> int:
-        return self._file.fileno()
-
-    def isatty(self) -> bool:
-        return self._file.isatty()
-
-
-class HangupSafeDriver(LinuxDriver):
-    """Textual's terminal driver, made safe for a terminal that goes away.
-
-    - Output to a dead terminal is dropped (see ``_TerminalOutput``).
-    - SIGCONT resumes application mode only after our own suspend (ctrl+z). The
-      kernel sends SIGCONT with SIGHUP when the terminal is closed; Textual then
-      started application mode again on the dead terminal (a second writer
-      thread, which died at once with writes queued behind it): the exit hung.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._file = _TerminalOutput(self._file)
-
-    def _sigcont_application(self, *args) -> None:
-        if self._must_signal_resume:  # set by our SIGTSTP handler (a real suspend)
-            super()._sigcont_application(*args)
 
 
 class QueuectlApp(App):
@@ -223,6 +169,10 @@ class QueuectlApp(App):
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's own choice, with the hangup-safe terminal driver on a tty."""
+        from textual.drivers.linux_driver import LinuxDriver  # not on every platform
+
+        from queuectl_tui.tui.driver import HangupSafeDriver
+
         driver = super().get_driver_class()
         return HangupSafeDriver if driver is LinuxDriver else driver
 
