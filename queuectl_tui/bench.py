@@ -93,9 +93,7 @@ def _queue_throughput(path: str, jobs: int, workers: int) -> float:
                 "SELECT min(started_at), max(finished_at) FROM job WHERE id LIKE ?",
                 (f"{prefix}-%",)).fetchone()
     finally:
-        supervisor.stop()
-        if not supervisor.wait(timeout=15):
-            supervisor.kill()
+        supervisor.shutdown(15)
         queue.close()
     return jobs / (last - first)
 
@@ -133,9 +131,7 @@ def pickup_latency(path: str, samples: int = 25) -> list[float]:
             latencies.append(max(started - created, 0.0))
             time.sleep(0.05 + 0.1 * (n % 3))  # idle again, at varying moments
     finally:
-        supervisor.stop()
-        if not supervisor.wait(timeout=15):
-            supervisor.kill()
+        supervisor.shutdown(15)
         queue.close()
     return latencies
 
@@ -187,9 +183,7 @@ def idle_cpu(path: str, seconds: float) -> float:
         time.sleep(seconds)
         used = _cpu_seconds(pid) - before
     finally:
-        supervisor.stop()
-        if not supervisor.wait(timeout=15):
-            supervisor.kill()
+        supervisor.shutdown(15)
     return 100.0 * used / seconds
 
 

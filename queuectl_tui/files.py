@@ -5,8 +5,11 @@ Every file queuectl creates (the database, the worker logs) is created with
 else is refused instead of followed, and nothing we write is readable by other
 users. Before a database is used, ``check_private`` refuses one that another
 user could change (their file, or a folder they can write to), because such a
-user could then run commands as whoever runs the workers. ``--allow-shared``
-(``QUEUECTL_ALLOW_SHARED=1``) lifts that check for deliberately shared queues.
+user could then run commands as whoever runs the workers. A sticky folder such
+as ``/tmp`` is allowed: nobody else can replace our files there, and
+``claim_sidecars`` makes SQLite's ``-wal``/``-shm`` ours before SQLite opens
+them. ``--allow-shared`` (``QUEUECTL_ALLOW_SHARED=1``) lifts that check for
+deliberately shared queues.
 
 No SQL, no Click: the store and the faces call these and turn ``StoreError``
 into their own idiom.
@@ -25,6 +28,7 @@ from queuectl_tui.errors import StoreError
 
 MAX_LOG_BYTES = 20 * 1024 * 1024
 ALLOW_SHARED_ENV = "QUEUECTL_ALLOW_SHARED"
+SHARED_HINT = "; use --allow-shared (QUEUECTL_ALLOW_SHARED=1) if it is meant to be shared"
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -119,7 +123,7 @@ def check_regular(path: str) -> None:
         raise StoreError(f"{path} is not a regular file; a database must be one")
 
 
-def check_private(path: str, allow_shared: bool) -> None:
+def check_private(path: str, allow_shared: bool) -> bool:
     """Refuse a database that another user could change, unless ``allow_shared``.
 
     Another user who can write the file, or its folder (where SQLite keeps the
@@ -127,32 +131,95 @@ def check_private(path: str, allow_shared: bool) -> None:
     commands that our workers then run as us. Root is not "another user" for a
     folder it owns; but a root process treats a file owned by anyone else as
     that user's database, so root never runs another user's jobs by accident.
+
+    A *sticky* folder (``/tmp``, mode 1777) owned by root or us is the exception:
+    there nobody else can delete, rename or replace our files, so the only
+    danger left is a sidecar planted before SQLite creates it. Returns True in
+    that case: the caller must then ``claim_sidecars`` before SQLite opens the
+    database (and check them again once it has).
     """
     if allow_shared:
-        return
+        return False
     me = os.geteuid()
-    hint = "; use --allow-shared (QUEUECTL_ALLOW_SHARED=1) if it is meant to be shared"
     try:
         info = os.stat(path)
     except FileNotFoundError:
         info = None
     if info is not None:
         if info.st_uid != me:
-            raise StoreError(f"{path} belongs to another user ({_user(info.st_uid)})" + hint)
+            raise StoreError(f"{path} belongs to another user ({_user(info.st_uid)})"
+                             + SHARED_HINT)
         who = _other_writers(info)
         if who:
-            raise StoreError(f"{path} is writable by {who}" + hint)
+            raise StoreError(f"{path} is writable by {who}" + SHARED_HINT)
     folder = os.path.dirname(path) or "."
     try:
         info = os.stat(folder)
     except OSError:
-        return
+        return False
     if info.st_uid not in (me, 0):
         raise StoreError(f"the folder {folder} belongs to another user ({_user(info.st_uid)})"
-                         + hint)
+                         + SHARED_HINT)
+    who = _other_writers(info)
+    if who is None:
+        return False
+    if info.st_mode & stat.S_ISVTX:
+        return True  # sticky: others cannot touch our files, only plant new names
+    raise StoreError(f"the folder {folder} is writable by {who} and not sticky" + SHARED_HINT)
+
+
+SIDECARS = ("-wal", "-shm")  # created by us, empty, before SQLite would create them
+
+
+def claim_sidecars(path: str, create: bool = True) -> None:
+    """Make sure the database and SQLite's files beside it are ours, in a sticky
+    folder other users can write to (see ``check_private``).
+
+    ``-wal`` and ``-shm`` are created empty, 0600, never through a symlink, when
+    missing (SQLite accepts empty ones and fills them); present ones, and a
+    ``-journal`` if there is one, must be regular files of ours that no one
+    else can write. Otherwise another user could have planted one that SQLite
+    would read pages or locks from: refused, nothing opened or changed. With
+    ``create=False`` (once SQLite has the database open) only checks: a
+    sidecar swapped in between our claim and SQLite's open is caught then.
+    """
+    _check_own(path, path)
+    for suffix in (*SIDECARS, "-journal"):
+        name = path + suffix
+        if create and suffix in SIDECARS:
+            try:
+                fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW
+                             | _CLOEXEC, 0o600)
+            except FileExistsError:
+                pass  # someone's: checked below
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:  # a symlink at the name on some systems
+                    raise StoreError(f"{name} is a symbolic link; refusing to open {path}"
+                                     " beside it" + SHARED_HINT) from None
+                raise StoreError(f"cannot create {name}: {exc.strerror}") from None
+            else:
+                os.close(fd)
+                continue
+        _check_own(name, path)
+
+
+def _check_own(name: str, database: str) -> None:
+    """Refuse ``name`` unless missing or a regular file of ours no one else can write."""
+    try:
+        info = os.lstat(name)
+    except FileNotFoundError:
+        return
+    beside = "" if name == database else f"; refusing to open {database} beside it"
+    if stat.S_ISLNK(info.st_mode):
+        raise StoreError(f"{name} is a symbolic link{beside}" + SHARED_HINT)
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{name} is not a regular file{beside}" + SHARED_HINT)
+    if info.st_uid != os.geteuid():
+        raise StoreError(f"{name} belongs to another user ({_user(info.st_uid)}){beside}"
+                         + SHARED_HINT)
     who = _other_writers(info)
     if who:
-        raise StoreError(f"the folder {folder} is writable by {who}" + hint)
+        raise StoreError(f"{name} is writable by {who}{beside}" + SHARED_HINT)
 
 
 def _other_writers(info: os.stat_result) -> str | None:

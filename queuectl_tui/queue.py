@@ -27,10 +27,19 @@ from queuectl_tui import store
 from queuectl_tui.config import SETTINGS, Config, normalize_key
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound, QueueError
 from queuectl_tui.store import Attempt, Job, Setting
-from queuectl_tui.timeutil import now
+from queuectl_tui.timeutil import boot_id, lease_clock, now
 
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
+
+# The job states in display order, for the faces: the TUI gets them here, as it
+# gets everything else from the domain, never from the store.
+STATES = store.STATES
+FINISHED_STATES = store.FINISHED_STATES
+
+# The grace a suspect lease gets (half a lease, at most this): many times the
+# interval at which a live worker that cannot write retries (worker.RECORD_RETRY_SECONDS).
+MAX_RECOVERY_GRACE = 3.0
 
 _IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's limit
 # Jobs per write transaction of a bulk operator action: a few milliseconds of
@@ -78,6 +87,7 @@ class JobQueue:
     def __init__(self, db: peewee.SqliteDatabase, read_only: bool = False):
         self.db = db
         self.read_only = read_only
+        self._boot_checked = False  # leases of an earlier boot taken back (once per open)
 
     @classmethod
     def open(cls, path, read_only: bool = False) -> JobQueue:
@@ -147,9 +157,10 @@ class JobQueue:
 
         if not doorbell.SUPPORTED:
             return
-        pids = [pid for (pid,) in self.db.execute_sql(
-            "SELECT pid FROM worker WHERE hostname = ?", (socket.gethostname(),)).fetchall()]
-        doorbell.ring(self.db.database, pids)
+        names = [name for (name,) in self.db.execute_sql(
+            "SELECT doorbell FROM worker WHERE hostname = ? AND doorbell IS NOT NULL",
+            (socket.gethostname(),)).fetchall()]
+        doorbell.ring(names)
 
     def _existing_ids(self, ids: Iterable[str]) -> list[str]:
         ids = list(ids)
@@ -171,7 +182,7 @@ class JobQueue:
         """
         stamp = now()
         rows = self.db.connection().execute(
-            store.CLAIM_SQL, (worker_id, stamp, stamp + lease_seconds)
+            store.CLAIM_SQL, (worker_id, stamp, lease_clock() + lease_seconds)
         ).fetchall()  # to the end: the change commits when the statement finishes
         return Claimed(*rows[0], started_at=stamp) if rows else None
 
@@ -182,7 +193,7 @@ class JobQueue:
         worker_id: str,
         exit_code: int | None,
         error: str | None,
-        output: str,
+        output: str | bytearray,  # bytearray: valid UTF-8 (runner._Tail.text)
         config: Config,
         claim_lease: float | None = None,
     ) -> tuple[str | None, Claimed | None]:
@@ -221,7 +232,7 @@ class JobQueue:
                                                  retry_at))
             if claim_lease is not None:
                 rows = conn.execute(store.CLAIM_SQL,
-                                    (worker_id, stamp, stamp + claim_lease)).fetchall()
+                                    (worker_id, stamp, lease_clock() + claim_lease)).fetchall()
                 if rows:
                     following = Claimed(*rows[0], started_at=stamp)
             conn.execute("COMMIT")
@@ -265,15 +276,93 @@ class JobQueue:
     def renew_lease(self, job: Claimed, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease; False means the job was taken away and must be stopped."""
         cursor = self.db.execute_sql(
-            store.RENEW_SQL, (now() + lease_seconds, job.id, worker_id, job.attempts)
+            store.RENEW_SQL, (lease_clock() + lease_seconds, job.id, worker_id, job.attempts)
         )
         return cursor.rowcount == 1
+
+    @_changes
+    def prepare_worker(self) -> str:
+        """What a worker does before its first claim, in one transaction: take
+        back what an earlier boot left running, stamp the database with this
+        boot (leases from now on are readings of this boot's ``lease_clock``),
+        and make the database's identity on first use. Returns that identity."""
+        with self.db.atomic():
+            self._take_back_earlier_boot(always=True)
+            self.db.execute_sql(store.ENSURE_DATABASE_ID_SQL,
+                                (store.DATABASE_ID_KEY, os.urandom(16).hex()))
+            return self.database_id()
+
+    def database_id(self) -> str | None:
+        """This database's random identity (see ``store.DATABASE_ID_KEY``), None
+        until a worker has started on it."""
+        return self._setting(store.DATABASE_ID_KEY)
+
+    def _setting(self, key: str) -> str | None:
+        row = self.db.execute_sql(store.SETTING_SQL, (key,)).fetchone()
+        return row[0] if row else None
+
+    def _take_back_earlier_boot(self, always: bool = False) -> list[str]:
+        """Leases and heartbeats are readings of this boot's clock, which restarts
+        at boot: a database last used under another boot (or by a queuectl that
+        kept leases on the wall clock) holds readings that mean nothing now. No
+        process of an earlier boot is alive, so its running jobs are taken back
+        at once and its workers' rows removed. Writes only when there is
+        something to take back (or ``always``, for a worker about to claim)."""
+        current = boot_id()
+        if current is None or self._setting(store.LEASE_BOOT_KEY) == current:
+            self._boot_checked = True
+            return []
+        if not always and not any(self.db.execute_sql(sql).fetchone()
+                                  for sql in (store.ANY_RUNNING_SQL, store.ANY_WORKER_SQL)):
+            self._boot_checked = True  # nothing to take back; a worker stamps the boot
+            return []
+        recovered = []
+        stamp = now()
+        with self.db.atomic():
+            if self._setting(store.LEASE_BOOT_KEY) != current:  # re-read under the lock
+                config = self.config()
+                error = "the machine restarted while it ran (lease of an earlier boot)"
+                for job_id, attempts, max_retries, worker_id, started_at, lease in (
+                        self.db.execute_sql(store.EXPIRED_SQL, (float("inf"),)).fetchall()):
+                    recovered += self._take_back(job_id, attempts, max_retries, worker_id,
+                                                 started_at, lease, error, stamp, config)
+                self.db.execute_sql(store.FORGET_WORKERS_SQL)
+                self.db.execute_sql(store.SET_SETTING_SQL, (store.LEASE_BOOT_KEY, current))
+        self._boot_checked = True
+        return recovered
+
+    def _take_back(self, job_id, attempts, max_retries, worker_id, started_at, lease, error,
+                   stamp, config) -> list[str]:
+        """One lost run: a failed attempt (or dead), fenced on the lease value seen."""
+        state, retry_at = _after_failure(attempts, max_retries, stamp, config)
+        cursor = self.db.execute_sql(
+            store.RECOVER_SQL,
+            (state, retry_at or stamp, stamp, stamp, None, None, error,
+             job_id, worker_id, attempts, lease),
+        )
+        if cursor.rowcount != 1:
+            return []  # renewed, or recovered meanwhile by another process
+        self.db.execute_sql(
+            store.ATTEMPT_SQL,
+            (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),
+        )
+        return [job_id]
+
+    def recover_expired_if_writable(self) -> list[str]:
+        """``recover_expired`` for the reading faces (CLI reading commands, the
+        TUI's refresh): no dead worker's job shown as running if it can help it,
+        but on a full disk or a read-only file the reading goes on without it."""
+        try:
+            return self.recover_expired()
+        except (peewee.DatabaseError, sqlite3.Error):
+            return []
 
     def recover_expired(self) -> list[str]:
         """Take back jobs whose worker stopped renewing its lease.
 
         In two steps, one pass apart: an expired lease is first marked suspect,
-        which gives its worker a grace period (half a lease) to renew it; only a
+        which gives its worker a grace period (half a lease, at most
+        ``MAX_RECOVERY_GRACE``) to renew it; only a
         suspect lease still not renewed after the grace is taken back. A worker
         that is alive but could not write for a while (disk full) renews within
         the grace, so the result it holds is recorded and never re-run; the first
@@ -283,47 +372,39 @@ class JobQueue:
         because of the job), so a job that keeps killing its workers still ends
         in the DLQ instead of looping forever.
         """
-        stamp = now()
-        if self.read_only or self.db.execute_sql(store.ANY_EXPIRED_SQL,
-                                                 (stamp,)).fetchone() is None:
+        if self.read_only:
             return []
-        expired = self.db.execute_sql(store.EXPIRED_SQL, (stamp,)).fetchall()
+        recovered = [] if self._boot_checked else self._take_back_earlier_boot()
+        clock = lease_clock()
+        if self.db.execute_sql(store.ANY_EXPIRED_SQL, (clock,)).fetchone() is None:
+            return recovered
+        expired = self.db.execute_sql(store.EXPIRED_SQL, (clock,)).fetchall()
         config = self.config()
         suspects = [row for row in expired if row[5] >= 0]
-        due = [row for row in expired if row[5] < 0 and -row[5] <= stamp]
+        due = [row for row in expired if row[5] < 0 and -row[5] <= clock]
         if suspects:
-            grace_until = -(stamp + config.lease_seconds / 2)
+            grace_until = -(clock + min(config.lease_seconds / 2, MAX_RECOVERY_GRACE))
             with self.db.atomic():
                 for job_id, attempts, _, worker_id, _, lease in suspects:
                     self.db.execute_sql(store.SUSPECT_SQL, (grace_until, job_id, worker_id,
                                                             attempts, lease))
         if not due:
-            return []
+            return recovered
         # Before the job can run again, stop what may be left of the lost run
         # on this machine (its worker may have been killed with its supervisor).
         from queuectl_tui.runner import kill_strays
 
         host = socket.gethostname()
+        database_id = self.database_id()  # None: no worker ever ran here, no strays
         for job_id, attempts, _, worker_id, _, _ in due:
-            if worker_id and worker_id.rsplit("-", 2)[0] == host:
-                kill_strays(job_id, attempts)
-        recovered = []
+            if database_id and worker_id and worker_id.rsplit("-", 2)[0] == host:
+                kill_strays(job_id, attempts, database_id)
+        stamp = now()
         with self.db.atomic():
             for job_id, attempts, max_retries, worker_id, started_at, lease in due:
                 error = f"worker {worker_id} stopped responding (lease expired)"
-                state, retry_at = _after_failure(attempts, max_retries, stamp, config)
-                cursor = self.db.execute_sql(
-                    store.RECOVER_SQL,
-                    (state, retry_at or stamp, stamp, stamp, None, None, error,
-                     job_id, worker_id, attempts, lease),
-                )
-                if cursor.rowcount != 1:
-                    continue  # renewed, or recovered meanwhile by another process
-                self.db.execute_sql(
-                    store.ATTEMPT_SQL,
-                    (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),
-                )
-                recovered.append(job_id)
+                recovered += self._take_back(job_id, attempts, max_retries, worker_id,
+                                             started_at, lease, error, stamp, config)
         return recovered
 
     # --- operator actions ----------------------------------------------------
@@ -592,8 +673,8 @@ class JobQueue:
         never the whole table."""
         column = SORT_COLUMNS[sort]
         order = [column.desc() if descending else column.asc()]
-        if column is not Job.created_at:
-            order.append(Job.created_at.desc())
+        if column is not Job.created_at:  # the tie-breaker goes the same way: one index
+            order.append(Job.created_at.desc() if descending else Job.created_at.asc())
         return list(self._matching(state, search).order_by(*order).offset(offset).limit(limit))
 
     def count(self, state: str | None = None, search: str | None = None) -> int:

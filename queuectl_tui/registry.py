@@ -5,6 +5,10 @@ it when they exit. A row whose heartbeat is older than the lease belongs to a
 dead process; readers ignore it and the next sweep removes it. ``worker stop``
 asks through the same rows, so it works from any shell (and, later, any host)
 without knowing process ids.
+
+``heartbeat_at`` is stored as a reading of ``timeutil.lease_clock`` (never stepped,
+see there), so a wall-clock step neither kills nor revives a worker; the faces
+get it converted to wall time in ``WorkerInfo``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import NamedTuple
 import peewee
 
 from queuectl_tui.store import Job, Worker
-from queuectl_tui.timeutil import now
+from queuectl_tui.timeutil import lease_clock, now, to_wall
 
 
 class WorkerInfo(NamedTuple):
@@ -34,11 +38,10 @@ class WorkerInfo(NamedTuple):
     current_job: str | None
 
 
-def register(worker_id: str, owner: str) -> None:
-    stamp = now()
+def register(worker_id: str, owner: str, doorbell: str | None = None) -> None:
     Worker.replace(
         id=worker_id, pid=os.getpid(), hostname=socket.gethostname(), owner=owner,
-        state="running", started_at=stamp, heartbeat_at=stamp,
+        state="running", started_at=now(), heartbeat_at=lease_clock(), doorbell=doorbell,
     ).execute()
 
 
@@ -48,7 +51,7 @@ def heartbeat(worker_id: str, jobs_done: int, jobs_failed: int) -> str | None:
     cursor = Worker._meta.database.execute_sql(
         "UPDATE worker SET heartbeat_at = ?, jobs_done = ?, jobs_failed = ? WHERE id = ?"
         " RETURNING state",
-        (now(), jobs_done, jobs_failed, worker_id),
+        (lease_clock(), jobs_done, jobs_failed, worker_id),
     )
     rows = cursor.fetchall()
     return rows[0][0] if rows else None
@@ -73,7 +76,7 @@ def _is_alive(row: Worker, stale_before: float, host: str) -> bool:
 
 def live_workers(lease_seconds: float) -> list[WorkerInfo]:
     """Workers that are alive now; rows of dead ones are removed on the way."""
-    stale_before = now() - lease_seconds
+    stale_before = lease_clock() - lease_seconds
     host = socket.gethostname()
     rows = list(Worker.select().order_by(Worker.started_at, Worker.id))
     dead = [r.id for r in rows if not _is_alive(r, stale_before, host)]
@@ -91,7 +94,7 @@ def live_workers(lease_seconds: float) -> list[WorkerInfo]:
     return [
         WorkerInfo(
             id=r.id, pid=r.pid, hostname=r.hostname, owner=r.owner, state=r.state,
-            started_at=r.started_at, heartbeat_at=r.heartbeat_at, jobs_done=r.jobs_done,
+            started_at=r.started_at, heartbeat_at=to_wall(r.heartbeat_at), jobs_done=r.jobs_done,
             jobs_failed=r.jobs_failed, current_job=current.get(r.id),
         )
         for r in alive

@@ -3,13 +3,17 @@
 The command runs as ``sh -c COMMAND`` in a new session, so the whole tree it
 starts can be signalled as one group and a Ctrl+C in the worker's terminal
 never reaches it. Output (stdout and stderr merged) is kept as a bounded tail,
-so a job that prints gigabytes costs a fixed amount of memory. When the shell
+so a job that prints gigabytes costs a fixed amount of memory: a few times
+``output_limit`` at the moment the result is recorded, whatever the job
+printed. The limit counts the stored text's UTF-8 bytes, after invalid bytes
+became U+FFFD (three bytes each). When the shell
 exits, whatever it left behind in its group is killed: a job owns no
 processes after it has finished.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import select
@@ -18,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from queuectl_tui.timeutil import human_delta, now
+from queuectl_tui.timeutil import human_delta
 
 KILL_GRACE_SECONDS = 2.0
 # After the shell has exited and its group is killed, how long the last output may
@@ -27,6 +31,8 @@ KILL_GRACE_SECONDS = 2.0
 DRAIN_GRACE_SECONDS = 0.25
 _SHELL_COMPLAINT = re.compile(r"(?:^|: )([^:]+): (?:not found|Permission denied)$")
 _READ_SIZE = 65536
+_SMALL_OUTPUT = 1 << 16  # output up to this size is handed on as a str
+_SANITIZE_CHUNK = 1 << 20  # raw bytes made valid UTF-8 at a time
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class RunResult:
     """What happened. ``aborted`` is set when ``check`` asked to stop the run."""
 
     exit_code: int | None
-    output: str
+    output: str | bytearray  # a bytearray holds valid UTF-8 (see _Tail.text)
     error: str | None  # None on success, else a one-line reason
     duration: float
     aborted: str | None = None
@@ -55,11 +61,51 @@ class _Tail:
             del self.buffer[:excess]
             self.dropped += excess
 
-    def text(self) -> str:
-        body = self.buffer.decode("utf-8", errors="replace")
-        if self.dropped:
-            return f"[... {self.dropped} earlier bytes dropped ...]\n{body}"
-        return body
+    def text(self) -> str | bytearray:
+        """The kept output as text of at most ``limit`` UTF-8 bytes, the header saying
+        how much was dropped included (invalid bytes become U+FFFD, three bytes
+        each: the raw tail may not fit as it is). Consumes the buffer.
+
+        Small output (the usual case) comes back as a str. Large output comes
+        back as valid UTF-8 bytes (the store keeps them as TEXT), made a chunk at
+        a time while the raw tail shrinks, so no str of the whole tail (up to
+        four bytes a character) is ever built and the two never coexist whole.
+        Every raw byte becomes at least one byte of UTF-8, so the last ``limit``
+        raw bytes hold all that can be kept."""
+        raw = self.buffer
+        if not self.dropped and len(raw) <= _SMALL_OUTPUT:
+            body = raw.decode("utf-8", errors="replace")
+            if len(body) * 3 <= self.limit or len(body.encode()) <= self.limit:
+                return body
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        out = bytearray()
+        trimmed = 0
+        while raw:
+            chunk = bytes(raw[:_SANITIZE_CHUNK])
+            del raw[:_SANITIZE_CHUNK]
+            out += decoder.decode(chunk).encode()
+            trimmed += _cut_front(out, self.limit)
+        out += decoder.decode(b"", final=True).encode()
+        trimmed += _cut_front(out, self.limit)
+        dropped = self.dropped + trimmed
+        if dropped:
+            header = f"[... {dropped} earlier bytes dropped ...]\n".encode()
+            if len(header) <= self.limit // 2:
+                _cut_front(out, self.limit - len(header))
+                out[0:0] = header
+        return out.decode() if len(out) <= _SMALL_OUTPUT else out
+
+
+def _cut_front(out: bytearray, size: int) -> int:
+    """Drop bytes from the front of ``out`` so it holds at most ``size``, starting at
+    a character boundary; returns how many were dropped."""
+    excess = len(out) - size
+    if excess <= 0:
+        return 0
+    while excess < len(out) and 0x80 <= out[excess] < 0xC0:  # a continuation byte
+        excess += 1
+    del out[:excess]
+    return excess
 
 
 def _spawn(command: str, env: dict[str, str] | None) -> tuple[int, int]:
@@ -107,11 +153,14 @@ def run_command(
     ``wake_fd`` becomes readable (a signal arrived); it renews leases and
     returns a reason string when the job must be stopped.
     """
-    started = now()
+    # Every interval here is on the monotonic clock: a wall-clock step must
+    # neither time a job out early nor postpone its lease renewals.
+    started = time.monotonic()
     try:
         pid, out_fd = _spawn(command, env)
     except OSError as exc:
-        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}", now() - started)
+        return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}",
+                         time.monotonic() - started)
     tail = _Tail(output_limit)
     deadline = started + timeout if timeout else None
     aborted: str | None = None
@@ -132,7 +181,7 @@ def run_command(
             if not first and _has_exited(pid):
                 break
             first = False
-            moment = now()
+            moment = time.monotonic()
             wait = next_check - moment
             if pidfd is None:
                 wait = min(wait, 0.05)
@@ -148,7 +197,7 @@ def run_command(
                 elif fd == wake_fd:
                     drain_wake(wake_fd)
                     woken = True
-            moment = now()
+            moment = time.monotonic()
             if kill_at is None:
                 if deadline is not None and moment >= deadline:
                     timed_out = True
@@ -173,7 +222,7 @@ def run_command(
         if pidfd is not None:
             os.close(pidfd)
     returncode = os.waitstatus_to_exitcode(status)
-    duration = now() - started
+    duration = time.monotonic() - started
     exit_code = returncode if returncode >= 0 else 128 - returncode  # shell convention
     if timed_out:
         error = f"timed out after {human_delta(timeout)}"
@@ -191,28 +240,34 @@ def run_command(
 _base_environment: dict[str, str] | None = None
 
 
-def job_environment(job_id: str, attempt: int) -> dict[str, str]:
+def job_environment(job_id: str, attempt: int, database_id: str) -> dict[str, str]:
     """The job's environment: the worker's, plus the markers ``kill_strays`` looks for.
     The worker's part is copied once (reading os.environ costs ~80 us per job)."""
     global _base_environment
     if _base_environment is None:
         _base_environment = dict(os.environ)
     env = _base_environment.copy()
+    env["QUEUECTL_DB_ID"] = database_id
     env["QUEUECTL_JOB_ID"] = job_id
     env["QUEUECTL_ATTEMPT"] = str(attempt)
     return env
 
 
-def kill_strays(job_id: str, attempt: int) -> list[int]:
-    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``.
+def kill_strays(job_id: str, attempt: int, database_id: str) -> list[int]:
+    """SIGKILL processes on this machine still running ``attempt`` of ``job_id``
+    of the database ``database_id``; returns their pids.
 
     Used when a dead worker's job is taken back: its processes may live on
     (the worker was SIGKILLed together with its supervisor) and must not run
     beside the retry. They are found by the markers every job process inherits
     in its environment, so nothing is written per job to make this possible.
+    All three markers must match (job ids repeat across databases), and only
+    processes of our own user are touched: root can read anyone's environment,
+    but another user's job with the same markers is none of our business.
     """
-    marker = f"QUEUECTL_JOB_ID={job_id}\0".encode()
-    attempt_marker = f"QUEUECTL_ATTEMPT={attempt}\0".encode()
+    wanted = (f"QUEUECTL_DB_ID={database_id}".encode(), f"QUEUECTL_JOB_ID={job_id}".encode(),
+              f"QUEUECTL_ATTEMPT={attempt}".encode())
+    uid = os.geteuid()
     killed = []
     try:
         entries = os.listdir("/proc")
@@ -222,11 +277,13 @@ def kill_strays(job_id: str, attempt: int) -> list[int]:
         if not entry.isdigit():
             continue
         try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
             with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = b"\0" + handle.read()
+                environ = set(handle.read().split(b"\0"))
         except OSError:
             continue
-        if b"\0" + marker in environ and b"\0" + attempt_marker in environ:
+        if all(marker in environ for marker in wanted):
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 killed.append(int(entry))
@@ -298,12 +355,13 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 def _terminate(pgid: int) -> float:
     _signal_group(pgid, signal.SIGTERM)
-    return now() + KILL_GRACE_SECONDS
+    return time.monotonic() + KILL_GRACE_SECONDS
 
 
 def _describe_failure(code: int, tail: _Tail) -> str:
     last_line = ""
-    for line in reversed(tail.buffer.decode("utf-8", errors="replace").splitlines()):
+    end = tail.buffer[-4096:].decode("utf-8", errors="replace")  # the last lines only
+    for line in reversed(end.splitlines()):
         if line.strip():
             last_line = line.strip()[:300]
             break

@@ -12,6 +12,7 @@ import errno
 import os
 import sqlite3
 import sys
+import time
 import urllib.parse
 
 import peewee
@@ -135,21 +136,27 @@ def _migrate_to_2(db: SqliteDatabase) -> None:
     db.execute_sql("DROP INDEX IF EXISTS job_lease")
 
 
-# The sorts the TUI offers (queue.SORT_COLUMNS), with and without a state filter
-# (the Jobs pane's filter, the DLQ pane's state = 'dead'): without them a page at
-# a million rows sorts the whole table in a temporary B-tree. created_at is the
-# tie-breaker ``JobQueue.page`` adds. id sorts use the primary key's index, and
-# state sorts job_state_created. Indexes that hold attempts or updated_at change
-# with every claim and finish; the bench figures in the README include them.
+# The sorts the TUI offers (queue.SORT_COLUMNS), chosen against the hot path: an
+# index whose columns a claim or a finish changes (state, attempts, updated_at)
+# adds pages to every commit, and so to the WAL (8 such indexes tripled the WAL
+# written per job). So:
+# - the DLQ pane (state = 'dead', every sort): partial indexes; a row enters them
+#   only when it dies, so they cost the hot path nothing. SQLite uses a partial
+#   index for ``state = ?`` when the bound value matches (it re-prepares per value);
+# - the Jobs pane without a state filter: priority and run_at (columns that do not
+#   change while a job runs); created_at, state and id sorts use job_created,
+#   job_state_created and the primary key;
+# - not indexed: updated_at and attempts (every claim or finish changes them: an
+#   index on updated_at alone added ~25% to the WAL per job), and sorts other than
+#   created within a state other than dead: these sort the state's rows in a
+#   temporary B-tree (see README). created_at is the tie-breaker JobQueue.page adds.
 SORT_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_state_updated ON job (state, updated_at, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_updated ON job (updated_at, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_priority ON job (state, priority, created_at)",
     "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_attempts ON job (state, attempts, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_attempts ON job (attempts, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_state_run_at ON job (state, run_at, created_at)",
     "CREATE INDEX IF NOT EXISTS job_run_at ON job (run_at, created_at)",
+    *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
+      " WHERE state = 'dead'"
+      for name, column in (("updated", "updated_at"), ("priority", "priority"),
+                           ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
 )
 
 
@@ -170,10 +177,17 @@ MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 # Largest WAL file kept after a checkpoint resets it (SQLite truncates it to this),
 # and the size past which a worker forces a checkpoint (``checkpoint_if_large``).
+# Workers look once a second, so the WAL peaks at this plus a second's writing
+# (~20 MB at 1,000 jobs/s): about 30 MB measured with 8 and with 32 workers.
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
-# How long a forced checkpoint waits for readers to leave the WAL.
-CHECKPOINT_WAIT_MS = 2000
+WAL_CHECKPOINT_BYTES = int(os.environ.get("QUEUECTL_WAL_CHECKPOINT_BYTES", 8 * 1024 * 1024))
+# A forced checkpoint waits this long for readers to leave the WAL (writers wait
+# meanwhile), tries for at most CHECKPOINT_BUDGET seconds, and after failing
+# leaves the WAL alone for CHECKPOINT_BACKOFF seconds (in this process).
+CHECKPOINT_WAIT_MS = 100
+CHECKPOINT_BUDGET = 0.3
+CHECKPOINT_BACKOFF = 1.0
+_next_checkpoint = 0.0
 # SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
 # full disk that is more than the free space: the WAL would never be reset and
 # would fill any space freed. So it comes sooner, after a quarter of the free space.
@@ -205,7 +219,8 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     that is not SQLite, one of another program, one written by a newer
     queuectl, a non-regular file (``/dev/null``), a dangling symlink, or (unless
     ``allow_shared``, default ``$QUEUECTL_ALLOW_SHARED``) a file or folder other
-    users can write. Such a file is refused before a byte of it is written.
+    users can write, except a sticky folder like ``/tmp`` where our SQLite side
+    files are claimed first. Such a file is refused before a byte of it is written.
     """
     given = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if allow_shared is None:
@@ -214,13 +229,15 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     files.check_regular(path)
     if path != given:  # whoever can write the link's folder can swap the link
         files.check_private(given, allow_shared)
-    files.check_private(path, allow_shared)
+    sticky = files.check_private(path, allow_shared)
     try:
         files.create_private_file(path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise StoreError(f"database or disk is full: {path}") from None
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+    if sticky:  # /tmp and the like: our -wal/-shm exist before SQLite looks for them
+        files.claim_sidecars(path)
     try:
         version = _inspect(path)
     except sqlite3.DatabaseError as exc:
@@ -239,10 +256,15 @@ def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -
     try:
         db.connect()
         _unbound.initialize(db)
-        if version != SCHEMA_VERSION:
-            _upgrade(db, path, version)
+        # WAL first: a process killed while creating the schema then leaves an
+        # uncommitted WAL, not a hot rollback journal that a read-only look at
+        # the file (``_inspect``) could not roll back.
         if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute_sql("PRAGMA journal_mode = WAL")
+        if sticky:  # a sidecar swapped in between the claim and SQLite's open
+            files.claim_sidecars(path, create=False)
+        if version != SCHEMA_VERSION:
+            _upgrade(db, path, version)
         fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
@@ -402,28 +424,50 @@ def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
     db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
 
+def _wal_size(db: SqliteDatabase) -> int:
+    try:
+        return os.stat(db.database + "-wal").st_size
+    except OSError:
+        return 0
+
+
 def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
     """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
 
-    SQLite's automatic checkpoint is passive: with many workers there is always
-    a reader inside the WAL, so it is never reset and grows without bound (297 MB
-    after 20,000 jobs with 8 workers). A TRUNCATE checkpoint holds off new
-    writers and waits (up to CHECKPOINT_WAIT_MS) for readers to leave, then
-    empties the file. Workers call this from their housekeeping; it costs a
-    stat() and a statvfs() when the WAL is small. Returns True if it checkpointed.
+    SQLite's automatic checkpoint is passive, and a WAL is only reset once no
+    reader is inside it: with many workers one always is, so the WAL grew without
+    bound (150-355 MB after 20,000 jobs with 8 workers, never given back). A
+    TRUNCATE checkpoint holds off new writers, waits for the readers to leave,
+    and empties the file. Writers wait meanwhile, so the wait is short
+    (CHECKPOINT_WAIT_MS a try, CHECKPOINT_BUDGET in all), and after a failure
+    (a long read, such as a big listing, pins the WAL) this process leaves the
+    WAL alone for CHECKPOINT_BACKOFF seconds. Another process's passive
+    checkpoint makes a try fail at once (SQLite does not wait for that lock),
+    hence the tries. Workers call this from their housekeeping; while the WAL
+    is small it costs a stat() and a statvfs(). Returns True if it truncated.
     """
+    global _next_checkpoint
     fit_checkpoints_to_free_space(db)
-    try:
-        if os.stat(db.database + "-wal").st_size <= limit:
-            return False
-    except OSError:
+    if _wal_size(db) <= limit:
+        return False
+    started = time.monotonic()
+    if started < _next_checkpoint:
         return False
     conn = db.connection()
     (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
     try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return busy == 0
+        tries = 0
+        while time.monotonic() - started < CHECKPOINT_BUDGET:
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            tries += 1
+            time.sleep(0.001 * tries)
+            if _wal_size(db) <= limit:  # another worker did it meanwhile
+                return False
+        _next_checkpoint = time.monotonic() + CHECKPOINT_BACKOFF
+        return False
     except sqlite3.Error:
         return False
     finally:
@@ -446,14 +490,16 @@ CLAIM_SQL = (
 # late write changes nothing.
 _FENCE = " WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'processing'"
 
+# The output may come as valid UTF-8 bytes (large output: see runner._Tail.text);
+# CAST stores them as TEXT without a str of the whole of it ever being built.
 COMPLETE_SQL = (
     "UPDATE job SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = ?, last_error = NULL, lease_expires_at = NULL" + _FENCE
+    " output = CAST(? AS TEXT), last_error = NULL, lease_expires_at = NULL" + _FENCE
 )
 
 FAIL_SQL = (
     "UPDATE job SET state = ?, run_at = ?, finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = ?, last_error = ?, lease_expires_at = NULL" + _FENCE
+    " output = CAST(? AS TEXT), last_error = ?, lease_expires_at = NULL" + _FENCE
 )
 
 # Taking back a job whose lease ran out happens in two steps (see
@@ -489,6 +535,24 @@ ANY_EXPIRED_SQL = (
     "SELECT 1 FROM job INDEXED BY job_state_created"
     " WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
 )
+
+# The database's identity: a random id kept in a reserved ``setting`` row (not a
+# config key: ``config`` neither lists nor accepts it), created by the first worker.
+# Job processes carry it (QUEUECTL_DB_ID), so a take-back kills only this
+# database's strays, never a job with the same id in another queue.
+DATABASE_ID_KEY = "database_id"
+ENSURE_DATABASE_ID_SQL = "INSERT OR IGNORE INTO setting (key, value) VALUES (?, ?)"
+SETTING_SQL = "SELECT value FROM setting WHERE key = ?"
+SET_SETTING_SQL = "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)"
+
+# The boot whose monotonic clock the leases and heartbeats were read from (another
+# reserved ``setting`` row): readings of an earlier boot mean nothing now.
+LEASE_BOOT_KEY = "lease_boot"
+ANY_RUNNING_SQL = (
+    "SELECT 1 FROM job INDEXED BY job_state_created WHERE state = 'processing' LIMIT 1"
+)
+ANY_WORKER_SQL = "SELECT 1 FROM worker LIMIT 1"
+FORGET_WORKERS_SQL = "DELETE FROM worker"
 
 BULK_INSERT_SQL = (
     "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"

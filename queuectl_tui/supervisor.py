@@ -24,7 +24,7 @@ import time
 from collections import deque
 from typing import IO
 
-from queuectl_tui.timeutil import now
+from queuectl_tui.timeutil import lease_clock  # intervals: immune to wall-clock steps
 
 RESTART_BUDGET = 10  # self-inflicted worker failures tolerated per RESTART_WINDOW seconds
 RESTART_WINDOW = 60.0
@@ -99,7 +99,7 @@ class Supervisor:
         """The one way to end a set of workers: ask them to stop (after their job, or
         with ``stop_jobs`` at once, the jobs put back uncharged), wait up to ``timeout``
         seconds, then SIGKILL what is left and the job processes it leaves behind.
-        Idempotent. Returns False if some worker had to be killed."""
+        Returns False if some worker had to be killed."""
         if stop_jobs:
             self.stop_now()
         else:
@@ -137,10 +137,10 @@ class Supervisor:
             elif code > 0 and not self.stopping:
                 # It failed by itself (cannot open the database, a bug): replaced, but
                 # only so often. A worker killed by a signal is always replaced.
-                self._crashes.append(now())
+                self._crashes.append(lease_clock())
         if self.subreaper:
             self.kill_orphans()
-        while self._crashes and self._crashes[0] < now() - RESTART_WINDOW:
+        while self._crashes and self._crashes[0] < lease_clock() - RESTART_WINDOW:
             self._crashes.popleft()
         if len(self._crashes) > RESTART_BUDGET and not self.gave_up:
             self.gave_up = True
@@ -176,12 +176,12 @@ class Supervisor:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for every worker to exit; False if some still run at the timeout."""
-        deadline = None if timeout is None else now() + timeout
+        deadline = None if timeout is None else lease_clock() + timeout
         while self.procs:
             self.reap()
             if not self.procs:
                 break
-            if deadline is not None and now() >= deadline:
+            if deadline is not None and lease_clock() >= deadline:
                 return False
             time.sleep(REAP_INTERVAL)
         return True

@@ -4,6 +4,13 @@ The store keeps every timestamp as float seconds since the Unix epoch (UTC by
 definition), which makes the claim query's ``run_at <= now`` a plain numeric
 comparison. Conversions to and from text live here: ISO 8601 UTC for JSON,
 local time for people, and the tolerant parsing of what users type.
+
+Two values are not wall-clock times: a job's lease (``lease_expires_at``) and a
+worker's heartbeat (``heartbeat_at``) are readings of ``lease_clock``, a clock
+that never steps, so setting the wall clock (by hand, NTP, a VM resume) can
+neither make a healthy job look abandoned nor delay taking back a dead one.
+``to_wall`` turns them into wall time for display. The clock restarts at boot:
+``boot_id`` tells a reading of this boot from one of an earlier boot.
 """
 
 from __future__ import annotations
@@ -15,7 +22,33 @@ from datetime import UTC, datetime
 
 from queuectl_tui.errors import InvalidInput
 
-now = time.time
+now = time.time  # the wall clock: display, run_at, created/finished times
+
+# Leases, heartbeats and every interval a process measures: CLOCK_MONOTONIC on
+# Linux (system-wide, counts from boot, slewed but never stepped). Not
+# CLOCK_BOOTTIME: that one counts suspended time, so after a laptop's lid was
+# closed longer than a lease every healthy job would look abandoned on resume.
+lease_clock = time.monotonic
+
+_BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux); None where there is none to read."""
+    try:
+        with open(_BOOT_ID_PATH) as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def to_wall(reading: float | None) -> float | None:
+    """A ``lease_clock`` reading of this boot as wall-clock time, for display. A
+    suspect lease is stored negated (see ``store.SUSPECT_SQL``): shown as its
+    grace deadline."""
+    if reading is None:
+        return None
+    return abs(reading) - lease_clock() + now()
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -49,9 +82,9 @@ def parse_when(text: str) -> float:
         raise InvalidInput(
             f"run_at {text!r} is not an ISO 8601 date-time (e.g. 2026-01-31T09:00:00+01:00)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # interpret as local time
     try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # interpret as local time (year 1 can fail here)
         return moment.timestamp()
     except (OverflowError, OSError, ValueError):
         raise InvalidInput(f"run_at {text!r} is out of range") from None

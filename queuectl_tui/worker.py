@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import select
 import signal
 import socket
 import sqlite3
@@ -27,11 +26,12 @@ import peewee
 
 from queuectl_tui import registry, store
 from queuectl_tui.config import Config
+from queuectl_tui.display import one_line
 from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
-from queuectl_tui.timeutil import human_delta, now
+from queuectl_tui.timeutil import human_delta
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
 MAX_DB_BACKOFF = 30.0
@@ -43,6 +43,10 @@ RECORD_LOG_INTERVAL = 10.0
 
 class DatabaseGone(StoreError):
     """The database file this worker opened is no longer at its path."""
+
+
+class _Stopped(Exception):
+    """A stop came while the database was unavailable and nothing held needs it."""
 
 
 # Peewee wraps the driver's errors; the hot path calls the driver directly.
@@ -77,6 +81,7 @@ class Worker:
         self.stopping = False
         self.jobs_done = 0
         self.jobs_failed = 0
+        self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
         self.doorbell = Doorbell(self.db_path)
@@ -102,15 +107,24 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
-        self._with_db_retry(lambda: registry.register(self.id, self.owner))
+        try:
+            self.database_id = self._with_db_retry(self.queue.prepare_worker)
+            self._with_db_retry(
+                lambda: registry.register(self.id, self.owner, self.doorbell.name))
+        except _Stopped:
+            self.doorbell.close()
+            self.log("stopped before it could start (the database is unavailable)")
+            return 0
         self.log(f"started (worker id {self.id})")
         job: Claimed | None = None
         try:
             while True:
-                self._with_db_retry(self.housekeeping_if_due)
+                if not self.stopping:
+                    self._with_db_retry(self.housekeeping_if_due, holding=job is not None)
                 if self.stopping:
                     if job is not None:  # claimed just as the stop came: give it back
-                        self._with_db_retry(lambda j=job: self.queue.release(j, self.id))
+                        self._with_db_retry(lambda j=job: self.queue.release(j, self.id),
+                                            holding=True)
                     break
                 if job is None:
                     job = self._with_db_retry(
@@ -118,11 +132,16 @@ class Worker:
                     )
                     if job is None:
                         self.sleep(min(self.config.poll_interval,
-                                       max(self.next_housekeeping - now(), 0.0)))
+                                       max(self.next_housekeeping - time.monotonic(), 0.0)))
                         continue
                 job = self.execute(job)
+        except _Stopped:
+            pass
         finally:
-            self._with_db_retry(lambda: registry.unregister(self.id), attempts=3)
+            try:  # once: a stopping worker does not wait for the database to come back
+                self._while_locked(lambda: registry.unregister(self.id))
+            except _DB_ERRORS as exc:
+                self.log(f"could not remove its registration ({exc}); it expires by itself")
             self.doorbell.close()
         self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
         return 0
@@ -130,31 +149,25 @@ class Worker:
     def sleep(self, seconds: float) -> None:
         """Idle until the timeout, a signal, or the doorbell (new work), whichever
         comes first."""
-        waiting = [self.wake_r]
-        if self.doorbell.fileno() is not None:
-            waiting.append(self.doorbell.fileno())
-        readable, _, _ = select.select(waiting, [], [], seconds)
-        if self.wake_r in readable:
+        if self.doorbell.wait(seconds, self.wake_r) == "signal":
             drain_wake(self.wake_r)
-        if len(readable) > (self.wake_r in readable):
-            self.doorbell.drain()
 
     # --- housekeeping --------------------------------------------------------
 
     def housekeeping_if_due(self) -> None:
-        if now() >= self.next_housekeeping:
+        if time.monotonic() >= self.next_housekeeping:
             self.housekeeping()
 
     def housekeeping(self) -> None:
         if _file_identity(self.db_path) != self.db_identity:
             raise DatabaseGone(f"the database file {self.db_path} was removed or replaced")
         self.config = self.queue.config()
-        self.next_housekeeping = now() + min(
+        self.next_housekeeping = time.monotonic() + min(
             MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3
         )
         state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
         if state is None:  # swept as dead while we were stalled: come back
-            registry.register(self.id, self.owner)
+            registry.register(self.id, self.owner, self.doorbell.name)
         elif state == "stopping" and not self.stopping:
             self.log("stop requested")
             self.stopping = True
@@ -164,6 +177,7 @@ class Worker:
             self.stopping = True
         for job_id in self.queue.recover_expired():
             self.log(f"job {job_id}: its worker stopped responding; taken back")
+        store.checkpoint_if_large(self.queue.db)  # keep the WAL bounded (issue 9, item 8)
 
     # --- one job -------------------------------------------------------------
 
@@ -177,7 +191,7 @@ class Worker:
         def check() -> str | None:
             if self.signals >= 2:
                 return "stopped by a second signal"
-            if now() >= self.next_housekeeping:
+            if time.monotonic() >= self.next_housekeeping:
                 try:
                     if not self._while_locked(lambda: self.queue.renew_lease(
                             job, self.id, self.config.lease_seconds)):
@@ -194,7 +208,7 @@ class Worker:
             check=check,
             check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
             wake_fd=self.wake_r,
-            env=job_environment(job.id, job.attempts),
+            env=job_environment(job.id, job.attempts, self.database_id),
         )
         took = human_delta(result.duration)
         if result.aborted:
@@ -206,7 +220,11 @@ class Worker:
                 self.log(f"job {job.id}: stopped ({result.aborted})")
             return None
         state, following = self._record(job, result)
-        if result.error is None:
+        if state is None:  # cancelled, or taken back meanwhile: the run does not count
+            outcome = "succeeded" if result.error is None else f"failed ({result.error})"
+            self.log(f"job {job.id}: {outcome} in {took}, but was no longer this worker's "
+                     "(cancelled or taken back); result not recorded")
+        elif result.error is None:
             self.jobs_done += 1
             self.log(f"job {job.id}: completed in {took}")
         else:
@@ -252,9 +270,14 @@ class Worker:
 
     # --- plumbing ------------------------------------------------------------
 
-    def _with_db_retry(self, operation, attempts: int | None = None):
+    def _with_db_retry(self, operation, holding: bool = False):
         """Run a database operation, backing off while the database is unavailable
-        (locked beyond the busy timeout, file gone) instead of dying or spinning."""
+        (locked beyond the busy timeout, read-only, full, file gone) instead of
+        dying or spinning.
+
+        A stop ends the waiting (raises ``_Stopped``): the first signal at once
+        unless the worker is ``holding`` a job it must give back, the second in
+        any case. The backoff sleep wakes on a signal, so the stop is prompt."""
         delay = 0.1
         tries = 0
         while True:
@@ -264,13 +287,13 @@ class Worker:
                 return self._while_locked(operation)
             except _DB_ERRORS as exc:
                 tries += 1
-                if attempts is not None and tries >= attempts:
-                    self.log(f"database error, giving up: {exc}")
-                    return None
+                if self.signals >= 2 or (self.stopping and not holding):
+                    self.log(f"database error: {exc}; stopping without it")
+                    raise _Stopped from None
                 self.log(f"database error: {exc}; retrying in {human_delta(delay)}")
                 self.sleep(delay)
-                if self.signals >= 2:
-                    return None
+                if self.signals >= 2 or (self.stopping and not holding):
+                    raise _Stopped from None
                 delay = min(delay * 2, MAX_DB_BACKOFF)
 
     def _while_locked(self, operation):
@@ -310,14 +333,19 @@ class Worker:
         self.queue = JobQueue.open(self.db_path)
         self._use_fast_busy_retry()
         self.db_identity = identity
-        registry.register(self.id, self.owner)
+        self.database_id = self.queue.prepare_worker()
+        registry.register(self.id, self.owner, self.doorbell.name)
         self.log(f"reopened {self.db_path}")
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual
-        print-and-flush would be a measurable share of the work."""
+        print-and-flush would be a measurable share of the work. Messages quote job
+        ids, errors and the last line of a job's output: flattened to one line with
+        control characters made visible, so a job cannot retitle, clear or
+        overwrite the terminal of a foreground `worker start`."""
         try:
-            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: {message}\n".encode())
+            os.write(2, f"{time.strftime('%H:%M:%S')} worker {self.pid}: "
+                        f"{one_line(message)}\n".encode(errors="replace"))
         except OSError:
             pass
 

@@ -7,6 +7,8 @@ database is killed by pid, so nothing outlives the test.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -102,6 +105,15 @@ class Cli:
         kill_registered_workers(self.db)
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def kill_registered_workers(db: Path) -> None:
     """Stop every worker still registered in ``db`` (a test's last line of defence):
     ask through the database, as `worker stop` does, then kill what is left,
@@ -110,11 +122,14 @@ def kill_registered_workers(db: Path) -> None:
         return
 
     def registered() -> list[int]:
+        """Registered workers still alive (a killed worker's row stays behind:
+        waiting for it to go would only cost the deadline)."""
         try:
             with sqlite3.connect(db, timeout=5) as conn:
-                return [row[0] for row in conn.execute("SELECT pid FROM worker")]
+                pids = [row[0] for row in conn.execute("SELECT pid FROM worker")]
         except sqlite3.Error:
             return []
+        return [pid for pid in pids if _alive(pid)]
 
     pids = registered()
     if not pids:
@@ -182,3 +197,76 @@ def db_snapshot(db: Path) -> list:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         return [(t, sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"')))) for t in tables]
+
+
+# --- the TUI under Textual's pilot ---------------------------------------------------
+
+
+@dataclass
+class TuiOptions:
+    """How the ``tui`` fixture builds the app; set per test with
+    ``@pytest.mark.tui(workers=1, size=(80, 24))``."""
+
+    db_path: Path
+    workers: int = 0
+    size: tuple[int, int] = (120, 36)
+    # Seconds between refresh ticks: shorter than the app's 1 s, so a test that
+    # waits for the next tick waits less (what a tick does is unchanged).
+    refresh: float = 0.25
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "tui(workers=0, size=(120, 36), refresh=0.25): how the `tui` fixture builds the app")
+
+
+@pytest.fixture
+def tui(request, db_path: Path):
+    """``(app, pilot)``: the real app (``make_app``, as the CLI builds it) on the test's
+    database, under Textual's pilot, with its first snapshot on screen. For
+    ``async def`` tests (run by ``pytest_pyfunc_call`` below); the app is opened
+    after every other fixture, so data they seed is there, and closed after the
+    test, embedded workers included."""
+    marker = request.node.get_closest_marker("tui")
+    return TuiOptions(db_path, **(marker.kwargs if marker else {}))
+
+
+async def until(pilot, condition: Callable[[], object], timeout: float = 10.0,
+                message: str = "condition"):
+    """Let the app run until ``condition()`` holds; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            app = pilot.app
+            pytest.fail(f"timed out waiting for {message} (view {app.view}, last snapshot "
+                        f"{app.last_snapshot and app.last_snapshot.view}, "
+                        f"screen {type(app.screen).__name__})")
+        await pilot.pause(0.05)
+    return value
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` tests in a fresh event loop (no plugin needed), opening the
+    app for those that take the ``tui`` fixture."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(_run_async_test(pyfuncitem.obj, args))
+    return True
+
+
+async def _run_async_test(test, args: dict) -> None:
+    options = args.get("tui")
+    if not isinstance(options, TuiOptions):
+        await test(**args)
+        return
+    from queuectl_tui.tui import make_app
+
+    app = make_app(str(options.db_path), workers=options.workers)
+    app.refresh_seconds = options.refresh
+    async with app.run_test(size=options.size) as pilot:
+        await until(pilot, lambda: app.last_snapshot is not None, message="the first snapshot")
+        args["tui"] = (app, pilot)
+        await test(**args)

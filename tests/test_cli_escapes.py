@@ -116,6 +116,8 @@ def test_show_into_a_pipe_is_byte_exact(ran):
     assert piped.endswith(f"Output:\n{HOSTILE}\nafter\n".encode())
     assert ran("show", "esc-command").stdout.startswith(
         f"id          esc-command\ncommand     true '{HOSTILE}'\n".encode())
+    # our own colours stay out of a pipe: only the job's text has escape bytes
+    assert b"\nstate       completed\n" in piped
 
 
 def test_show_json_is_exact_json_with_escapes(ran):

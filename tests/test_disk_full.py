@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import peewee
 import pytest
 
 from queuectl_tui.jobspec import JobSpec
@@ -131,3 +132,30 @@ def test_enqueue_succeeds_again_once_the_disk_has_room(small_disk):
     result = queuectl(db, "enqueue", '{"id": "b", "command": "true"}')
     assert result.returncode == 0, result.stderr
     assert queuectl(db, "list", "--json").stdout.count('"id"') == 2
+
+
+def test_the_tui_refresh_reads_on_a_full_disk(small_disk):
+    """The TUI's fetch skips the lease recovery it cannot write, like the CLI's
+    reading commands, instead of failing every refresh."""
+    from queuectl_tui.tui.data import View, fetch
+
+    db = small_disk / "queue.db"
+    queue = JobQueue.open(db)
+    queue.enqueue([JobSpec(command="echo '[b]hi[/b] \033]0;pwned\007'", id="running"),
+                   JobSpec(command="true", id="waiting")])
+    queue.db.execute_sql("UPDATE job SET state = 'processing', attempts = 1,"
+                         " worker_id = 'elsewhere-1-ab', lease_expires_at = 1"
+                         " WHERE id = 'running'")
+    # An empty WAL: the recovery's write needs blocks the disk no longer has.
+    queue.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill(small_disk)
+    before = db_snapshot(db)
+    try:
+        with pytest.raises(peewee.DatabaseError):  # the write fails...
+            queue.recover_expired()
+        snapshot = fetch(queue, View())  # ...and the refresh reads all the same
+        assert snapshot.counts["processing"] == 1 and snapshot.counts["pending"] == 1
+        assert sorted(row.id for row in snapshot.rows) == ["running", "waiting"]
+        assert db_snapshot(db) == before
+    finally:
+        queue.close()

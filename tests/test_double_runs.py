@@ -160,6 +160,7 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_recording_never_runs_a_job_twice(workers, small_fs, tmp_path):
     """Jobs finish while the disk is full, so their results wait in the workers'
     memory for longer than the lease while another process (`status`, polling)
@@ -225,6 +226,7 @@ def test_a_lease_renewed_during_its_grace_is_not_taken_back(db_path):
     try:
         queue.set_config("lease_seconds", 1)
         queue.enqueue([JobSpec(id="slow-writer", command="true")])
+        queue.prepare_worker()
         claimed = queue.claim("w", lease_seconds=-1)  # expired while it could not write
         assert queue.recover_expired() == []
         assert queue.renew_lease(claimed, "w", 1)  # the disk has room again
@@ -236,3 +238,80 @@ def test_a_lease_renewed_during_its_grace_is_not_taken_back(db_path):
         assert (job.state, job.attempts, job.output) == ("completed", 1, "the one run")
     finally:
         queue.close()
+
+
+# --- item 1: taking back a lost job kills only that job's processes --------------------
+
+
+def test_taking_back_a_job_never_kills_the_same_job_id_of_another_database(workers, tmp_path):
+    """job1 in A and job1 in B, a worker on each. A's worker is frozen past its lease;
+    `queuectl --db A status` takes A's job1 back and must kill A's lost run only:
+    B's healthy job1 runs once, to its end."""
+    dbs = {name: tmp_path / f"{name}.db" for name in "AB"}
+    counters = {name: tmp_path / f"runs-{name}" for name in "AB"}
+    pids = {name: tmp_path / f"pid-{name}" for name in "AB"}
+    procs = {}
+    go = tmp_path / "go"
+    for name, db in dbs.items():
+        configure(db, lease_seconds="1")
+        queue = JobQueue.open(db)
+        from queuectl_tui.jobspec import JobSpec
+
+        # Each run waits for the test's go before it ends: B's run is still going
+        # when A's job is taken back, however slow this machine is.
+        queue.enqueue([JobSpec(id="job1", max_retries=1, command=(
+            f"echo run >> {counters[name]}; echo $$ > {pids[name]};"
+            f" until [ -e {go} ]; do sleep 0.05; done; echo done"))])
+        queue.close()
+        procs[name] = workers.start(db)
+    wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pids.values()),
+             message="both jobs to start")
+    lost_run = int(pids["A"].read_text())
+    os.kill(procs["A"].pid, signal.SIGSTOP)
+    try:
+        env = dict(os.environ, QUEUECTL_DB=str(dbs["A"]))
+
+        def a_taken_back() -> bool:
+            subprocess.run([sys.executable, "-m", "queuectl_tui", "status"], env=env,
+                           capture_output=True, timeout=60)
+            return job_row(dbs["A"], "job1")["state"] != "processing"
+
+        wait_for(a_taken_back, timeout=15, interval=0.2, message="A's job1 to be taken back")
+        wait_for(lambda: not _alive(lost_run), timeout=5, message="A's lost run to be killed")
+        go.touch()
+        job_b = wait_for(lambda: (j := job_row(dbs["B"], "job1"))["state"] != "processing"
+                         and j, timeout=15, message="B's job1 to finish")
+    finally:
+        os.kill(procs["A"].pid, signal.SIGCONT)
+    assert (job_b["state"], job_b["attempts"], job_b["output"]) == ("completed", 1, "done\n")
+    assert runs_of(counters["B"]) == ["run"]
+    assert "lease expired" in job_row(dbs["A"], "job1")["last_error"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_kill_strays_never_signals_a_process_of_another_user():
+    """Root reads every process's environment; a job of another user that carries
+    the same markers (same database id even) must still be left alone."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as another user")
+    from queuectl_tui.runner import job_environment, kill_strays
+
+    env = job_environment("job1", 1, "same-db-id")
+    other = subprocess.Popen(["sleep", "30"], env=env, user=65534, group=65534)
+    mine = subprocess.Popen(["sleep", "30"], env=env)
+    try:
+        killed = kill_strays("job1", 1, "same-db-id")
+        assert mine.wait(timeout=5) == -signal.SIGKILL
+        assert other.poll() is None
+        assert killed == [mine.pid]
+    finally:
+        for proc in (other, mine):
+            proc.kill()
+            proc.wait()

@@ -14,6 +14,7 @@ import pytest
 
 from queuectl_tui import files, store
 from queuectl_tui.errors import StoreError
+from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
 from tests.conftest import wait_for
 
@@ -171,15 +172,113 @@ def test_folder_owned_by_another_user_is_refused(tmp_path):
     assert list(folder.iterdir()) == []  # refused before creating anything
 
 
-@pytest.mark.parametrize(("mode", "who"), [(0o777, "every user"), (0o1777, "every user")])
-def test_folder_writable_by_everyone_is_refused(tmp_path, mode, who):
+def test_folder_writable_by_everyone_and_not_sticky_is_refused(tmp_path):
+    """Without the sticky bit anyone who can write the folder can replace our files."""
     folder = tmp_path / "open"
     folder.mkdir()
-    folder.chmod(mode)
-    with pytest.raises(StoreError, match=f"writable by {who}"):
+    folder.chmod(0o777)
+    with pytest.raises(StoreError, match=r"writable by every user and not sticky.*--allow-shared"):
         JobQueue.open(folder / "queue.db")
     assert list(folder.iterdir()) == []
     store.open_store(folder / "queue.db", allow_shared=True).close()
+
+
+# --- sticky folders such as /tmp ---------------------------------------------
+
+
+def _sticky(tmp_path: Path) -> Path:
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    folder.chmod(0o1777)  # what /tmp is
+    return folder
+
+
+def test_database_in_a_sticky_folder_like_tmp_works(cli, tmp_path):
+    """``queuectl --db /tmp/t.db`` works: creating, reopening, a worker running a job."""
+    db = _sticky(tmp_path) / "t.db"
+    cli.env["QUEUECTL_DB"] = str(db)
+    assert "total              0" in cli("status").out
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    cli("enqueue", '{"id": "j", "command": "echo \'\\u001b]0;pwned\\u0007 [b]hi[/b]\'"}')
+    cli.start_workers(1)
+    wait_for(lambda: cli.state("j") == "completed", message="the job to complete")
+    for name in ("t.db-wal", "t.db-shm"):  # while the workers have it open
+        path = db.parent / name
+        if path.exists():
+            info = path.lstat()
+            assert info.st_uid == os.geteuid() and not info.st_mode & 0o022, name
+
+
+def test_sqlite_accepts_the_empty_side_files_we_create(tmp_path):
+    """Created from scratch (WAL mode set on the empty file) and reopened with a
+    committed job, after the side files were deleted by the last close."""
+    db = _sticky(tmp_path) / "q.db"
+    queue = JobQueue.open(db)
+    queue.enqueue([JobSpec(command="true", id="kept")])
+    queue.close()
+    assert not (db.parent / "q.db-wal").exists()  # SQLite removed its files on close
+    (db.parent / "q.db-shm").touch(mode=0o600)  # one left behind empty, one missing
+    queue = JobQueue.open(db)
+    try:
+        assert queue.get("kept").state == "pending"
+        assert queue.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        queue.close()
+
+
+@as_root
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_side_file_planted_by_another_user_in_a_sticky_folder_is_refused(cli, tmp_path,
+                                                                          suffix):
+    folder = _sticky(tmp_path)
+    db = folder / "t.db"
+    cli.env["QUEUECTL_DB"] = str(db)
+    cli("enqueue", '{"id": "j", "command": "true"}')
+    before = db.read_bytes()
+    planted = folder / ("t.db" + suffix)
+    planted.write_bytes(b"")
+    planted.chmod(0o666)
+    os.chown(planted, NOBODY, NOBODY)
+    for args in (["status"], ["enqueue", '{"command": "id"}']):
+        _one_error_line(cli(*args, check=False), str(planted), "belongs to another user",
+                        "--allow-shared")
+    assert db.read_bytes() == before
+    assert planted.read_bytes() == b"" and planted.stat().st_uid == NOBODY
+
+
+def test_side_file_that_is_a_symlink_in_a_sticky_folder_is_refused(cli, tmp_path):
+    folder = _sticky(tmp_path)
+    db = folder / "t.db"
+    cli.env["QUEUECTL_DB"] = str(db)
+    cli("status")
+    before = db.read_bytes()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (folder / "t.db-wal").symlink_to(victim)
+    _one_error_line(cli("status", check=False), "t.db-wal is a symbolic link", "--allow-shared")
+    assert db.read_bytes() == before
+    assert victim.read_bytes() == b"precious" and (folder / "t.db-wal").is_symlink()
+
+
+def test_new_database_beside_a_planted_symlink_is_not_created(tmp_path):
+    """A first ``--db /tmp/t.db`` where someone planted ``t.db-shm`` already."""
+    folder = _sticky(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (folder / "t.db-shm").symlink_to(victim)
+    with pytest.raises(StoreError, match=r"t\.db-shm is a symbolic link"):
+        JobQueue.open(folder / "t.db")
+    assert victim.read_bytes() == b"precious"
+
+
+@as_root
+def test_sticky_folder_of_another_user_is_still_refused(tmp_path):
+    """They own the folder, so the sticky bit does not stop them deleting our files."""
+    folder = _sticky(tmp_path)
+    os.chown(folder, NOBODY, NOBODY)
+    with pytest.raises(StoreError, match=r"folder .* belongs to another user"):
+        JobQueue.open(folder / "queue.db")
+    assert list(folder.iterdir()) == []
 
 
 def test_database_file_writable_by_others_is_refused(tmp_path):

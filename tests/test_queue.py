@@ -8,6 +8,7 @@ from queuectl_tui.config import Config
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.store import Attempt, Job
+from queuectl_tui.timeutil import lease_clock, to_wall
 from tests.conftest import wait_for
 
 
@@ -54,7 +55,9 @@ def test_claim_marks_processing_and_counts_the_attempt(queue):
     claimed = queue.claim("worker-1", 30)
     job = queue.get("j")
     assert (job.state, job.attempts, job.worker_id) == ("processing", 1, "worker-1")
-    assert job.lease_expires_at == pytest.approx(claimed.started_at + 30)
+    # The lease is a reading of the monotonic lease clock, not of the wall clock.
+    assert job.lease_expires_at == pytest.approx(lease_clock() + 30, abs=1)
+    assert to_wall(job.lease_expires_at) == pytest.approx(claimed.started_at + 30, abs=1)
 
 
 def test_failures_back_off_exponentially_then_go_dead(queue):
@@ -102,6 +105,7 @@ def test_complete_records_output_and_an_attempt(queue):
 def test_expired_lease_is_taken_back_as_a_failed_attempt(queue):
     queue.enqueue([spec(id="j")])
     queue.set_config("lease_seconds", 1)  # a suspect lease gets half a lease of grace
+    queue.prepare_worker()  # as a worker does: leases are this boot's from now on
     claimed = queue.claim("dead-worker", lease_seconds=-1)  # already expired
     assert queue.recover_expired() == []  # marked suspect first
     assert queue.get("j").state == "processing"

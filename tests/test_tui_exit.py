@@ -36,11 +36,17 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07
                       rb"|\x1bP[^\x1b]*\x1b\\|\x1b[()][0-9A-Za-z]|\x1b[=>78c]")
 
 
+def _take_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyTui:
     """`python -m queuectl_tui --db DB tui ...` on a pseudo-terminal of 120x36."""
 
     def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None,
-                 size: tuple[int, int] = (120, 36)):
+                 size: tuple[int, int] = (120, 36), command: tuple[str, ...] = ("tui",),
+                 controlling: bool = False):
         self.db = db
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
@@ -48,11 +54,14 @@ class PtyTui:
         environment.pop("QUEUECTL_DEBUG", None)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "queuectl_tui", "--db", str(db), "tui", *args],
-            stdin=slave, stdout=slave, stderr=slave, env=environment, start_new_session=True,
+            [sys.executable, "-m", "queuectl_tui", "--db", str(db), *command, *args],
+            stdin=slave, stdout=slave, stderr=slave, env=environment,
+            start_new_session=not controlling,
+            # As a login terminal does: closing it sends SIGHUP to the session.
+            preexec_fn=_take_terminal if controlling else None,
         )
         os.close(slave)
-        self.master = master
+        self.master: int | None = master
         self._output = bytearray()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -62,7 +71,7 @@ class PtyTui:
         while True:
             try:
                 chunk = os.read(self.master, 65536)
-            except OSError:
+            except (OSError, TypeError):  # closed
                 return
             if not chunk:
                 return
@@ -111,10 +120,13 @@ class PtyTui:
             self.proc.wait()
         kill_registered_workers(self.db)
         self._reader.join(timeout=2)
-        try:
-            os.close(self.master)
-        except OSError:
-            pass
+        self.close_terminal()
+
+    def close_terminal(self) -> None:
+        """Close our side of the terminal, as when its window is closed."""
+        fd, self.master = self.master, None
+        if fd is not None:
+            os.close(fd)
 
 
 def job_processes(job_id: str) -> list[int]:
@@ -169,8 +181,9 @@ def long_job(db_path: Path):
 def open_tui(db_path: Path):
     opened: list[PtyTui] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> PtyTui:
-        tui = PtyTui(db_path, *args, env=env)
+    def start(*args: str, env: dict[str, str] | None = None,
+              command: tuple[str, ...] = ("tui",), controlling: bool = False) -> PtyTui:
+        tui = PtyTui(db_path, *args, env=env, command=command, controlling=controlling)
         opened.append(tui)
         return tui
 
@@ -240,6 +253,39 @@ def test_cancel_in_the_quit_dialog_keeps_the_app_and_the_job(db_path, long_job, 
     assert_put_back(db_path, long_job)
 
 
+def test_leave_exits_at_once_and_the_worker_finishes_the_job_alone(
+        db_path, long_job, open_tui):
+    tui = open_tui("--workers", "1")
+    running(db_path, long_job)
+    tui.press(b"q")
+    tui.wait_for_text("1 job is running in this app's workers", timeout=10)
+    tui.press(b"l")
+    assert tui.wait_exit() == 0
+    assert job_row(db_path, long_job) == ("processing", 1)  # still running, as chosen
+    assert job_processes(long_job)
+    # The job ends here rather than in 120 s: the worker left behind is then idle and
+    # the clean-up's polite stop takes it at once (it waited out its 5 s deadline).
+    for pid in job_processes(long_job):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_wait_exits_once_the_job_is_done(db_path, open_tui):
+    queue = JobQueue.open(db_path)
+    queue.set_config("poll_interval", "0.05")
+    queue.enqueue([JobSpec(command="sleep 2", id="short-wait")])
+    queue.close()
+    tui = open_tui("--workers", "1")
+    running(db_path, "short-wait")
+    tui.press(b"q")
+    tui.wait_for_text("1 job is running in this app's workers", timeout=10)
+    tui.press(b"w")
+    assert tui.wait_exit() == 0
+    assert job_row(db_path, "short-wait") == ("completed", 1)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_workers_and_puts_the_job_back(db_path, long_job, open_tui, sig):
     tui = open_tui("--workers", "1")
@@ -250,6 +296,30 @@ def test_a_signal_stops_the_workers_and_puts_the_job_back(db_path, long_job, ope
     assert tui.wait_exit() == 128 + sig
     assert time.monotonic() - sent < QUICK_EXIT_SECONDS
     assert_put_back(db_path, long_job)
+
+
+def test_closing_the_terminal_stops_the_workers_and_puts_the_job_back(
+        db_path, long_job, open_tui):
+    tui = open_tui("--workers", "1", controlling=True)
+    running(db_path, long_job)
+    tui.wait_for_text("Jobs")
+    closed = time.monotonic()
+    tui.close_terminal()  # the window goes away: the kernel sends SIGHUP
+    assert tui.wait_exit() == 128 + signal.SIGHUP
+    assert time.monotonic() - closed < QUICK_EXIT_SECONDS
+    assert_put_back(db_path, long_job)
+
+
+def test_closing_the_terminal_of_an_idle_tui_exits_at_once(db_path, open_tui):
+    """The kernel sends SIGCONT with SIGHUP: Textual restarted its screen on the
+    dead terminal, its output thread died on EIO and the exit blocked for good
+    writing to it (the app hung, most runs without workers)."""
+    tui = open_tui("--workers", "0", controlling=True)
+    tui.wait_for_text("Jobs")
+    closed = time.monotonic()
+    tui.close_terminal()
+    assert tui.wait_exit(timeout=QUICK_EXIT_SECONDS) == 128 + signal.SIGHUP
+    assert time.monotonic() - closed < QUICK_EXIT_SECONDS
 
 
 def test_a_crash_stops_the_workers_puts_the_job_back_and_exits_1(db_path, long_job, open_tui):
@@ -268,3 +338,42 @@ def test_a_crash_on_mount_exits_1_with_the_error_and_leaves_nothing_running(
     assert tui.wait_exit() == 1
     assert "test crash at mount" in tui.text()
     assert_put_back(db_path, long_job)
+
+
+def demo_folder(tui: PtyTui) -> Path:
+    tui.wait_for_text(r"Demo database: \S+demo\.db")
+    path = Path(re.search(r"Demo database: (\S+demo\.db)", tui.text()).group(1))
+    assert path.parent.name.startswith("queuectl-demo-")
+    return path.parent
+
+
+@pytest.mark.parametrize("command", [("demo",), ("tui", "--demo")])
+def test_the_demo_database_is_removed_when_the_app_quits(db_path, open_tui, command):
+    tui = open_tui("--workers", "0", command=command)
+    folder = demo_folder(tui)
+    tui.wait_for_text("nightly-backup")  # the demo's jobs are on screen
+    assert folder.exists()
+    tui.press(b"q")
+    assert tui.wait_exit() == 0
+    assert not folder.exists()
+
+
+def test_the_demo_database_is_removed_after_a_signal(db_path, open_tui):
+    tui = open_tui("--workers", "1", command=("demo",))
+    folder = demo_folder(tui)
+    tui.wait_for_text("nightly-backup")
+    tui.proc.send_signal(signal.SIGTERM)
+    assert tui.wait_exit() == 128 + signal.SIGTERM
+    assert not folder.exists()
+
+
+def test_tui_demo_leaves_the_real_database_alone(db_path, long_job, open_tui):
+    with sqlite3.connect(db_path) as conn:
+        before = conn.execute("SELECT id FROM job ORDER BY id").fetchall()
+    tui = open_tui("--workers", "0", command=("tui", "--demo"))
+    demo_folder(tui)
+    tui.wait_for_text("nightly-backup")
+    tui.press(b"q")
+    assert tui.wait_exit() == 0
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT id FROM job ORDER BY id").fetchall() == before

@@ -65,3 +65,26 @@ def test_job_detail_snapshot(frozen_app, snap_compare):
         await pilot.pause(0.1)
 
     assert snap_compare(frozen_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_small_terminal_snapshot(frozen_app, snap_compare):
+    """80x24: the columns that fit, and a footer that keeps ? and q."""
+
+    async def run_before(pilot) -> None:
+        await _loaded(pilot)
+
+    assert snap_compare(frozen_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_new_job_form_at_80x24_snapshot(frozen_app, snap_compare):
+    """The form scrolls to its error line and keeps its buttons reachable."""
+
+    async def run_before(pilot) -> None:
+        await _loaded(pilot)
+        await pilot.press("n")
+        await pilot.press(*"echo [brackets] stay")
+        pilot.app.screen.query_one("#field-priority").focus()
+        await pilot.press(*"abc", "ctrl+s")
+        await pilot.pause(0.3)
+
+    assert snap_compare(frozen_app, terminal_size=(80, 24), run_before=run_before)

@@ -3,8 +3,8 @@
 The terminal is drawn on a canvas, so these tests assert on what the browser
 does (it draws, its keys act on the queue, a refused page stays refused) and
 check the queue through the CLI. Without Chromium they are skipped, with the
-reason in pytest's summary; CI sets QUEUECTL_REQUIRE_BROWSER=1, which turns that
-skip into a failure.
+reason in pytest's summary; `.ci/run` installs Chromium, and its
+QUEUECTL_STRICT_SKIPS=1 turns such a skip into a failure (tests/strict_skips.py).
 """
 
 from __future__ import annotations
@@ -25,20 +25,14 @@ VIEWPORT = {"width": 1100, "height": 640}
 TOP = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 60}  # the header and tabs
 
 
-def _missing(reason: str):
-    if os.environ.get("QUEUECTL_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (QUEUECTL_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        _missing("no Chromium for the browser tests: apt-get install chromium")
+        pytest.skip("no Chromium for the browser tests: apt-get install chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("no Playwright for the browser tests: pip install -e '.[test]'")
+        pytest.skip("no Playwright for the browser tests: pip install -e '.[test]'")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM,
                                               args=["--no-sandbox"])

@@ -284,3 +284,32 @@ def test_detached_workers_and_stop_from_another_shell(fast_cli):
     assert "Stopped 2 workers." in fast_cli("worker", "stop").out
     wait_for(lambda: not any(is_running(p) for p in pids), message="workers to exit")
     assert "No workers are running." in fast_cli("worker", "list").out
+
+
+def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli):
+    """output_limit counts the stored text's UTF-8 bytes: invalid bytes decoded as
+    U+FFFD (3 bytes each) must not take it past the limit; the tail is kept."""
+    fast_cli("config", "set", "output-limit", "3000")
+    enqueue(fast_cli, "binary", "head -c 200000 /dev/urandom; printf '\\377\\376\\033[2J\\000';"
+            " echo; echo THE-END")
+    fast_cli.start_workers(1)
+    job = wait_state(fast_cli, "binary", "completed")
+    assert len(job["output"].encode("utf-8")) <= 3000
+    assert job["output"].endswith("\ufffd\ufffd\x1b[2J\x00\nTHE-END\n")
+    assert "earlier bytes dropped" in job["output"]
+
+
+def test_worker_log_lines_show_control_characters_instead_of_sending_them(fast_cli):
+    """A failing job's last line (escape sequences, NUL, BEL) reaches the worker's
+    log line, on the terminal of a foreground `worker start`: made visible, one line."""
+    enqueue(fast_cli, "hostile",
+            "printf '[b]x[/b] \\033]0;pwned\\007\\033[2J\\000end\\r\\n'; exit 3",
+            "--max-retries", "1")
+    supervisor = fast_cli.start_workers(1)
+    wait_state(fast_cli, "hostile", "dead")
+    supervisor.send_signal(signal.SIGTERM)
+    supervisor.wait(timeout=15)
+    log = supervisor.stderr.read()
+    (line,) = [x for x in log.split(b"\n") if b"job hostile: failed" in x]
+    assert not any(byte in line for byte in (b"\x1b", b"\x00", b"\x07", b"\r"))
+    assert "[b]x[/b] ␛]0;pwned␇␛[2J␀end" in line.decode()

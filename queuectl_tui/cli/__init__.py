@@ -32,12 +32,7 @@ class AppContext:
             from queuectl_tui.queue import JobQueue
 
             self._queue = JobQueue.open(self.db_path)
-            # No command shows a dead worker's job as running, if it can help it:
-            # on a full disk or a read-only file the reading commands still read.
-            try:
-                self._queue.recover_expired()
-            except (peewee.DatabaseError, sqlite3.Error):
-                pass
+            self._queue.recover_expired_if_writable()
         return self._queue
 
 
@@ -100,7 +95,7 @@ COMMANDS = {
     envvar="QUEUECTL_ALLOW_SHARED",
     show_envvar=True,
     help="Use a database that other users can write (their file, or a folder open to"
-    " them): they can then run commands as you.",
+    " them and not sticky; /tmp is fine): they can then run commands as you.",
 )
 @click.version_option(__version__, "--version", "-V", prog_name="queuectl")
 @click.pass_context

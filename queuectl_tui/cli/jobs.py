@@ -230,7 +230,7 @@ def show(app: AppContext, job_id: str, as_json: bool, full: bool) -> None:
         print_json(data)
         return
     stamp = now()
-    state = coloured_state(job.state)
+    state = coloured_state(job.state) if terminal else job.state
     if job.state == "failed":
         state += f" (retry {relative(job.run_at, stamp)})"
     elif job.state == "pending" and job.run_at > stamp:

@@ -21,7 +21,7 @@ import click
 
 from queuectl_tui.display import ELLIPSIS, one_line, visible
 from queuectl_tui.store import Attempt, Job
-from queuectl_tui.timeutil import to_iso
+from queuectl_tui.timeutil import to_iso, to_wall
 
 STATE_COLOURS = {
     "pending": "cyan",
@@ -52,7 +52,7 @@ def job_dict(job: Job, with_output: bool = False) -> dict:
         "started_at": to_iso(job.started_at),
         "finished_at": to_iso(job.finished_at),
         "worker_id": job.worker_id,
-        "lease_expires_at": to_iso(job.lease_expires_at),
+        "lease_expires_at": to_iso(to_wall(job.lease_expires_at)),  # a lease_clock reading
         "exit_code": job.exit_code,
         "last_error": job.last_error,
     }

@@ -71,11 +71,13 @@ def web(app: AppContext, host: str, port: int, workers: int | None, read_only: b
         token = secrets.token_urlsafe(24)
     db_path = app.db_path
     if demo:
+        import tempfile
+
         from queuectl_tui.demo import seed_demo
         from queuectl_tui.queue import JobQueue
-        from queuectl_tui.tui import demo_database
 
-        db_path = demo_database()
+        # (not tui.demo_database: the CLI never imports the TUI package)
+        db_path = os.path.join(tempfile.mkdtemp(prefix="queuectl-web-demo-"), "demo.db")
         seeded = JobQueue.open(db_path)
         seed_demo(seeded)
         seeded.close()
@@ -84,9 +86,9 @@ def web(app: AppContext, host: str, port: int, workers: int | None, read_only: b
         _serve(db_path, host, port, workers or 0, read_only, token, public_url, max_tabs, demo)
     finally:
         if demo:
-            from queuectl_tui.tui import remove_demo_database
+            import shutil
 
-            remove_demo_database(db_path)
+            shutil.rmtree(os.path.dirname(db_path), ignore_errors=True)
 
 
 def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,

@@ -29,6 +29,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -136,9 +137,9 @@ class QueuectlApp(App):
         self.refresh_elapsed: float | None = None
         self.crash: BaseException | None = None
         self._refresh_timer: Timer | None = None
+        self.refresh_seconds = REFRESH_SECONDS  # between ticks (tests make it shorter)
         self._fetch_started: float | None = None
         self._data_version: int | None = None
-        self._last_full_fetch = 0.0
         self._last_light_fetch = 0.0
         self._quit_choice: str | None = None
         self._forms: dict[Worker, object] = {}
@@ -166,6 +167,15 @@ class QueuectlApp(App):
         yield Static(id="status-line")
         yield KeysFooter()
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's own choice, with the hangup-safe terminal driver on a tty."""
+        from textual.drivers.linux_driver import LinuxDriver  # not on every platform
+
+        from queuectl_tui.tui.driver import HangupSafeDriver
+
+        driver = super().get_driver_class()
+        return HangupSafeDriver if driver is LinuxDriver else driver
+
     def on_load(self) -> None:
         """SIGTERM, SIGHUP (the terminal went away) and SIGINT from outside end the
         app through the same path as a crash: jobs put back, workers stopped."""
@@ -179,7 +189,7 @@ class QueuectlApp(App):
 
     def on_mount(self) -> None:
         if self.initial_workers:
-            self.embedded.scale(self.initial_workers)
+            self._change_workers(lambda: self.embedded.scale(self.initial_workers), quiet=True)
         _test_crash("mount")
         self.set_interval(REAP_SECONDS, self.embedded.reap)
         self.set_interval(0.5, self._watch_fetch)
@@ -187,6 +197,13 @@ class QueuectlApp(App):
             self.set_interval(DEMO_PRODUCER_SECONDS, self.produce_demo_job)
         self.query_one("#jobs-table").focus()
         self.refresh_data()
+
+    def on_resize(self) -> None:
+        """A resized terminal shows or drops columns soon, not at the next full
+        refresh (up to ``LIGHT_REFRESH_SECONDS`` away when nothing changes). The
+        job tables also redraw at once from their rows (``JobTablePane.on_resize``)."""
+        if self.last_snapshot is not None:
+            self.call_after_refresh(self.refresh_data)
 
     def on_unmount(self) -> None:
         self.embedded.shutdown()
@@ -210,7 +227,9 @@ class QueuectlApp(App):
 
     # --- the refresh loop ----------------------------------------------------
 
-    def schedule_refresh(self, delay: float = REFRESH_SECONDS) -> None:
+    def schedule_refresh(self, delay: float | None = None) -> None:
+        if delay is None:
+            delay = self.refresh_seconds
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
         self._refresh_timer = self.set_timer(delay, self._refresh_tick)
@@ -240,14 +259,14 @@ class QueuectlApp(App):
                 if time.monotonic() - self._last_light_fetch < LIGHT_REFRESH_SECONDS:
                     self.post_message(self.Unchanged())
                     return
-                self.queue.recover_expired()
+                self.queue.recover_expired_if_writable()
                 workers = registry.live_workers(last.config.lease_seconds)
                 snapshot = dataclasses.replace(last, workers=workers)
                 self._last_light_fetch = time.monotonic()
             else:
                 snapshot = fetch(self.queue, view)
                 self._data_version = version
-                self._last_light_fetch = self._last_full_fetch = time.monotonic()
+                self._last_light_fetch = time.monotonic()
         finally:
             self._fetch_started = None
         if not get_current_worker().is_cancelled:
@@ -272,6 +291,8 @@ class QueuectlApp(App):
         self.schedule_refresh()
 
     def on_queuectl_app_snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down: the panes are gone (a late refresh thread)
         self.schedule_refresh()
         snapshot = message.snapshot
         self.refresh_elapsed = message.elapsed
@@ -309,8 +330,9 @@ class QueuectlApp(App):
         error = worker.error
         text = str(error) if isinstance(error, QueueError) else _describe(error)
         if worker.group == "refresh":
+            self._data_version = None  # the next tick fetches in full
             self._status(Text.assemble(("refresh failed: ", "b red"), text,
-                                       f"  ·  retrying in {REFRESH_SECONDS:.0f}s"))
+                                       f"  ·  retrying in {self.refresh_seconds:g}s"))
             self.schedule_refresh()
         elif worker.group == "quit":  # could not count the busy workers: ask anyway
             self._ask_or_quit(self.embedded.alive())
@@ -336,7 +358,8 @@ class QueuectlApp(App):
         if pane in PANES:
             table = {"jobs": "#jobs-table", "dlq": "#dlq-table", "workers": "#workers-table",
                      "config": "#config-table"}[pane]
-            self.query_one(table).focus()
+            for widget in self.query(table):  # not there yet while the pane mounts
+                widget.focus()
             self.change_view(pane=pane)
 
     def open_job(self, job_id: str) -> None:
@@ -450,17 +473,24 @@ class QueuectlApp(App):
     # --- embedded workers ----------------------------------------------------
 
     def scale_workers(self, count: int) -> None:
-        if self._quit_choice is not None:
-            return  # quitting: no new workers
-        count = self.embedded.scale(count)
-        self.notify(f"Embedded workers: {count}")
-        self.refresh_data()
+        self._change_workers(lambda: self.embedded.scale(count))
 
     def toggle_workers(self) -> None:
+        self._change_workers(lambda: self.embedded.toggle(self.initial_workers))
+
+    def _change_workers(self, change: Callable[[], int], quiet: bool = False) -> None:
+        """Scale the embedded workers; a refusal (their log is a symlink or another
+        user's) is shown, and the app goes on as a monitor."""
         if self._quit_choice is not None:
+            return  # quitting: no new workers
+        try:
+            count = change()
+        except QueueError as exc:
+            self.notify(f"Embedded workers not started: {exc}", severity="error",
+                        markup=False, timeout=15)
             return
-        count = self.embedded.toggle(self.initial_workers)
-        self.notify(f"Embedded workers: {count}")
+        if not quiet:
+            self.notify(f"Embedded workers: {count}")
         self.refresh_data()
 
     def busy_embedded_workers(self) -> int:
@@ -483,8 +513,6 @@ class QueuectlApp(App):
             self.quit_with("wait")
             return
         self._count_busy()
-
-    action_quit_app = action_quit  # the old name
 
     @work(thread=True, exclusive=True, group="quit", exit_on_error=False)
     def _count_busy(self) -> None:
@@ -525,8 +553,6 @@ class QueuectlApp(App):
         self.notify("Waiting for the embedded workers to finish their jobs… (q again: "
                     "stop them now or leave them)", timeout=30)
         self.set_interval(0.1, self._exit_when_workers_gone)
-
-    shutdown = quit_with  # the old name
 
     def _exit_when_workers_gone(self) -> None:
         self.embedded.reap()

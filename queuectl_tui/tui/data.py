@@ -74,7 +74,7 @@ class Snapshot:
 
 def fetch(queue: JobQueue, view: View) -> Snapshot:
     """Everything the screen needs for ``view``: a few indexed queries."""
-    queue.recover_expired()
+    queue.recover_expired_if_writable()  # a full disk must not stop the screen
     config = queue.config()
     snapshot = Snapshot(
         view=view,

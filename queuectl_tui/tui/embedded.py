@@ -13,29 +13,12 @@ Nothing is opened or started until the first worker is wanted: with
 
 from __future__ import annotations
 
-import os
 from typing import IO
 
+from queuectl_tui.files import open_log
 from queuectl_tui.supervisor import Supervisor
 
 SHUTDOWN_SECONDS = 5.0  # stop-now takes well under a second; then SIGKILL
-MAX_LOG_BYTES = 20 * 1024 * 1024
-
-
-def _open_worker_log(path: str) -> IO[bytes]:
-    """The embedded workers' log: appended, private (0600), never through a
-    symlink, and rotated to ``path.1`` past ``MAX_LOG_BYTES``.
-
-    (To be replaced by ``queuectl_tui.files.open_log``, which does the same for
-    every log of the project.)"""
-    try:
-        if os.lstat(path).st_size > MAX_LOG_BYTES:
-            os.replace(path, path + ".1")
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o600)
-    return os.fdopen(fd, "ab")
 
 
 class EmbeddedWorkers:
@@ -66,7 +49,8 @@ class EmbeddedWorkers:
 
     def _started(self) -> Supervisor:
         if self._supervisor is None:
-            self._log = _open_worker_log(self.log_path)
+            # private (0600), never through a symlink, rotated like every log
+            self._log = open_log(self.log_path)
             self._supervisor = Supervisor(self.db_path, owner=self.owner, log=self._log)
         return self._supervisor
 

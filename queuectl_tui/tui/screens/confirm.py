@@ -42,9 +42,9 @@ class ConfirmScreen(ModalScreen[bool]):
             # The question names jobs by id: shown literally, never as markup.
             yield Label(Text(self.question), classes="dialog-title")
             yield Static(Text.assemble(
-                ("y", "bold"), f" {self.yes_label.lower()}   ",
-                ("n", "bold"), "/", ("esc", "bold"), f" {self.no_label.lower()}   ",
-                ("enter", "bold"), f" presses the highlighted button ({focused})"),
+                ("y", "bold"), f" {self.yes_label.lower()}  ·  ",
+                ("n", "bold"), "/", ("esc", "bold"), f" {self.no_label.lower()}  ·  ",
+                ("enter", "bold"), f": {focused} (highlighted)"),
                 classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)",

@@ -41,7 +41,8 @@ HELP = """\
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close",
+                        tooltip="Close the help")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):

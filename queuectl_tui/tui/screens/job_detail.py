@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from queuectl_tui.errors import NotFound
@@ -26,9 +26,13 @@ from queuectl_tui.queue import JobQueue
 from queuectl_tui.timeutil import human_delta, relative, to_local
 from queuectl_tui.tui.messages import CancelJobs, DeleteJobs, RetryJobs, ShowPane
 from queuectl_tui.tui.screens.confirm import ConfirmScreen
+from queuectl_tui.tui.widgets.footer import KeysFooter
 from queuectl_tui.tui.widgets.format import literal, literal_block, state_cell, when
 
 REFRESH_SECONDS = 1.0
+# The attempts table's columns but the result (#, started, took, exit, backoff),
+# with padding and the screen's margins.
+ATTEMPT_COLUMNS_WIDTH = 3 + 21 + 8 + 6 + 20 + 6
 
 
 @dataclass
@@ -84,7 +88,7 @@ class JobDetailScreen(Screen):
             yield Static(id="detail-error")
             yield Static("[b]Output[/b]", classes="section")
             yield Static(id="detail-output")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#detail-attempts", DataTable)
@@ -120,6 +124,9 @@ class JobDetailScreen(Screen):
             state.append(f"  (retries {relative(job.run_at, now)})", style="dim")
         elif job.state == "pending" and job.run_at > now:
             state.append(f"  (scheduled, {relative(job.run_at, now)})", style="dim")
+        elif job.state == "processing" and job.started_at is not None:
+            state.append(f"  ({when(job.state, job.run_at, job.started_at, now)})",
+                         style="dim")
         timeout = ("config default" if job.timeout is None
                    else "none" if job.timeout == 0 else human_delta(job.timeout))
         for name, value in (
@@ -132,18 +139,19 @@ class JobDetailScreen(Screen):
             ("Run at", to_local(job.run_at)),
             ("Created", f"{to_local(job.created_at)}  ({relative(job.created_at, now)})"),
             ("Updated", f"{to_local(job.updated_at)}  ({relative(job.updated_at, now)})"),
-            ("When", when(job.state, job.run_at, job.started_at, now)),
             ("Worker", literal(job.worker_id or "-")),
             ("Exit code", "-" if job.exit_code is None else str(job.exit_code)),
         ):
             grid.add_row(name, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         table = self.query_one("#detail-attempts", DataTable)
+        # The result gets what the other columns leave: no sideways scrolling.
+        room = max(self.size.width - ATTEMPT_COLUMNS_WIDTH, 16)
         rows = [
             (str(a.number), to_local(a.started_at),
              human_delta(a.finished_at - a.started_at) if a.started_at else "-",
              "-" if a.exit_code is None else str(a.exit_code),
-             literal(a.error or "ok", style="red" if a.error else "green"),
+             literal(a.error or "ok", room, style="red" if a.error else "green"),
              f"retry after {human_delta(a.retry_at - a.finished_at)}" if a.retry_at else "")
             for a in message.detail.attempts
         ]

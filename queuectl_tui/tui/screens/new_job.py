@@ -110,7 +110,7 @@ class NewJobScreen(ModalScreen[str | None]):
         scrolled into view."""
         error = self.query_one("#new-job-error", Label)
         error.update(Text(f"✗ {message}"))
-        self.call_after_refresh(error.scroll_visible)
+        self.call_after_refresh(error.scroll_visible, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

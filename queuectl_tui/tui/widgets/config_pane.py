@@ -14,9 +14,11 @@ from textual.widgets import DataTable, Input, Label, Static
 from queuectl_tui.config import SETTINGS, format_value
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.tui.data import Snapshot
+from queuectl_tui.tui.widgets.format import literal
 from queuectl_tui.tui.widgets.live_table import SettingsTable
 
 CONFIG_COLUMNS = [("id", "Key"), ("value", "Value"), ("default", "Default"), ("help", "Meaning")]
+MEANING_STARTS = 15 + 7 + 7 + 2 * 4 + 2  # the widest key, value and default, with padding
 
 
 class SettingInput(Input):
@@ -48,8 +50,9 @@ class ConfigPane(Vertical):
         self.editing: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Configuration[/b]  ·  shared by every worker on this database; "
-                     "changes apply within a second", classes="pane-title")
+        yield Static(Text.assemble(("Configuration", "bold"), "  ·  shared by every worker "
+                                   "on this database; changes apply within a second"),
+                     classes="pane-title")
         yield SettingsTable(CONFIG_COLUMNS, id="config-table")
         with Horizontal(id="config-editor"):
             yield Label("", id="config-editing")
@@ -62,10 +65,13 @@ class ConfigPane(Vertical):
 
     def apply(self, snapshot: Snapshot, now: float) -> None:
         values = dict(snapshot.config.items())
+        # The meaning gets what the key, value and default columns leave: no
+        # sideways scrolling.
+        room = max((self.size.width or self.app.size.width) - MEANING_STARTS, 20)
         # Values are validated numbers (format_value), safe as plain cells.
         self.table.sync([
             (key, (key, format_value(values[key]), format_value(spec.default),
-                   Text(spec.help)))
+                   literal(spec.help, room)))
             for key, spec in SETTINGS.items()
         ])
 

@@ -30,6 +30,7 @@ class DlqPane(JobTablePane):
     SORTABLE = ("updated", "created", "priority", "attempts", "id")
     LISTING = Listing(state="dead", sort="updated")
     ERROR_SHARE = 0.55
+    SORT_NAMES = {"updated": "died"}
 
     BINDINGS = [
         Binding("r", "retry", "Retry", id="dlq.retry",

@@ -53,13 +53,5 @@ def when(state: str, run_at: float, started_at: float | None, now: float) -> str
     return "-"
 
 
-def flexible_widths(total: int, fixed: int, share: float = 0.55) -> tuple[int, int]:
-    """Split what the fixed columns leave between two text columns (command, error),
-    so a table fits its pane instead of scrolling sideways."""
-    free = max(total - fixed, 16)
-    first = max(int(free * share), 16)
-    return first, max(free - first, 12)
-
-
 def age(seconds: float) -> str:
     return human_delta(max(seconds, 0))

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,18 +23,16 @@ from textual.widgets import DataTable, Input, Static
 from queuectl_tui.tui.data import PAGE_SIZE, JobRow, Listing, Snapshot
 from queuectl_tui.tui.messages import DeleteJobs, OpenJob, RetryJobs
 from queuectl_tui.tui.screens.confirm import ConfirmScreen
-from queuectl_tui.tui.widgets.format import MARK, NO_MARK, flexible_widths
+from queuectl_tui.tui.widgets.format import MARK, NO_MARK
 from queuectl_tui.tui.widgets.live_table import Cell, JobTable
 
 # Column key -> the sort it asks for when its header is clicked (and its arrow).
 SORT_OF_COLUMN = {"id": "id", "state": "state", "priority": "priority",
                   "attempts": "attempts", "when": "run_at", "created": "created",
                   "updated": "updated", "died": "updated"}
-SORT_NAMES = {"run_at": "run at", "updated": "updated", "created": "created"}
-# Widths (with a column's two spaces of padding) of the fixed columns, for the
-# room that is left to the command and the error.
-FIXED_WIDTHS = {"mark": 3, "state": 12, "priority": 5, "attempts": 7, "when": 18,
-                "created": 11, "updated": 11, "died": 11}
+FLEXIBLE = ("command", "last_error")  # cut to the room the other columns leave
+MIN_TEXT = 12
+SCROLLBAR = 2  # the table's vertical scrollbar
 
 
 def jobs_label(ids: Sequence[str]) -> str:
@@ -52,6 +51,7 @@ class JobTablePane(Vertical):
     SORTABLE: tuple[str, ...] = ()
     LISTING = Listing()
     ERROR_SHARE = 0.45  # of the free width, what the last-error column gets
+    SORT_NAMES = {"run_at": "run at"}  # how the status line names a sort
 
     BINDINGS = [
         Binding("slash", "search", "Search", id="table.search",
@@ -132,18 +132,41 @@ class JobTablePane(Vertical):
         columns = self.columns_for(listing, width)
         self.table.set_columns(columns)
         keys = [key for key, _ in columns]
-        id_width = max((len(row.id) for row in snapshot.rows), default=8)
-        fixed = id_width + 2 + sum(FIXED_WIDTHS.get(key, 0) for key in keys) + 2
-        share = self.ERROR_SHARE if "last_error" in keys else 0.0
-        first, second = flexible_widths(width, fixed, 1.0 - share)
-        widths = {"command": first if share else max(width - fixed, 16),
-                  "last_error": second}
+        widths = self.text_widths(snapshot.rows, now, columns, width)
         self.table.sync([(row.id, self.cells(row, now, keys, widths))
                          for row in snapshot.rows])
         self.set_class(not snapshot.rows, "-empty")
         self.query_one(f"#{self.PANE}-empty", Static).update(self.empty_hint(listing))
         self.query_one(f"#{self.PANE}-status", Static).update(self.status(listing))
         self.query_one(f"#{self.PANE}-filter", Static).update(self.filter_label(listing))
+
+    def on_resize(self) -> None:
+        """Wider or narrower: show or drop columns now, from the rows already
+        fetched (the next fetch may be seconds away when nothing changes)."""
+        if self._snapshot is not None:
+            self.apply(self._snapshot, self._now)
+
+    def text_widths(self, rows: list[JobRow], now: float, columns: list[tuple[str, str]],
+                    width: int) -> dict[str, int]:
+        """What the command and error columns may use: the width the other columns
+        leave (measured on this page's cells), so the table never scrolls sideways."""
+        keys = [key for key, _ in columns]
+        cut = {key: 1 for key in FLEXIBLE}
+        sample = [self.cells(row, now, keys, cut) for row in rows]
+        # A DataTable column never gets narrower than the widest cell it has held.
+        held = {column.key.value: column.content_width
+                for column in self.table.columns.values()}
+        used = SCROLLBAR
+        for index, (key, label) in enumerate(columns):
+            used += 2  # a column's padding
+            if key not in FLEXIBLE:
+                used += max([cell_len(label), held.get(key, 0)]
+                            + [cell_len(_plain(cells[index])) for cells in sample])
+        free = width - used
+        if "last_error" not in keys:
+            return {"command": max(free, MIN_TEXT), "last_error": MIN_TEXT}
+        error = max(int(free * self.ERROR_SHARE), MIN_TEXT)
+        return {"command": max(free - error, MIN_TEXT), "last_error": error}
 
     def mark_cell(self, job_id: str) -> Text:
         return MARK if job_id in self.marked else NO_MARK
@@ -167,7 +190,7 @@ class JobTablePane(Vertical):
             text.append("  ·  matching ")
             text.append(repr(listing.search), style="bold")
         arrow = "↓" if listing.descending else "↑"
-        text.append(f"  ·  sorted by {SORT_NAMES.get(listing.sort, listing.sort)} {arrow}")
+        text.append(f"  ·  sorted by {self.SORT_NAMES.get(listing.sort, listing.sort)} {arrow}")
         if self.total > PAGE_SIZE:
             page = listing.offset // PAGE_SIZE + 1
             pages = (self.total + PAGE_SIZE - 1) // PAGE_SIZE
@@ -283,3 +306,7 @@ class JobTablePane(Vertical):
                 self.post_message(DeleteJobs(targets))
 
         self.app.push_screen(ConfirmScreen(question, "Delete", destructive=True), confirmed)
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else cell

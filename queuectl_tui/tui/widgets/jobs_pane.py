@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 
-from queuectl_tui.store import STATES
+from queuectl_tui.queue import STATES
 from queuectl_tui.timeutil import relative
 from queuectl_tui.tui.data import JobRow, Listing
 from queuectl_tui.tui.messages import CancelJobs
@@ -16,7 +16,7 @@ from queuectl_tui.tui.widgets.live_table import Cell
 
 JOB_COLUMNS = [
     ("mark", " "), ("id", "ID"), ("state", "State"), ("priority", "Pri"),
-    ("attempts", "Tries"), ("when", "When"), ("created", "Created"), ("updated", "Updated"),
+    ("attempts", "Tries"), ("when", "Run at"), ("created", "Created"), ("updated", "Updated"),
     ("command", "Command"), ("last_error", "Last error"),
 ]
 FILTERS = (None, *STATES)
@@ -29,7 +29,7 @@ class JobsPane(JobTablePane):
     TITLE = "Filter:"
     COLUMNS = JOB_COLUMNS
     # Narrower than this, a column gives its room to the command.
-    MIN_WIDTH = {"created": 100, "last_error": 100, "updated": 140}
+    MIN_WIDTH = {"priority": 100, "created": 100, "last_error": 100, "updated": 140}
     SORTABLE = ("created", "updated", "priority", "state", "attempts", "id", "run_at")
 
     BINDINGS = [

@@ -41,10 +41,27 @@ class LiveTable(DataTable):
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self._keep_selection: str | None = None
+        self._measured_widths: dict = {}
 
     def on_mount(self) -> None:
         for key, label in self._column_spec:
             self.add_column(label, key=key)
+
+    def _update_dimensions(self, new_rows) -> None:
+        """Measure new rows (DataTable's idle pass), then forget drawn cells if a
+        column got wider.
+
+        DataTable caches drawn cells by its update count, not by column width, and
+        widens columns only in this idle pass: a frame drawn between ``sync`` and
+        the pass (likely under load) caches cells cut to the header's width, and
+        they stayed cut ("bu", "proce") until some cell changed again.
+        """
+        super()._update_dimensions(new_rows)
+        widths = {key: column.content_width for key, column in self.columns.items()}
+        if widths != self._measured_widths:  # also after update_cell(update_width=True)
+            self._measured_widths = widths
+            self._update_count += 1
+            self._clear_caches()
 
     def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
         """Show other columns (e.g. fewer on a narrow terminal); the next ``sync``

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Sparkline, Static
 
-from queuectl_tui.store import STATES
+from queuectl_tui.queue import STATES
 from queuectl_tui.tui.data import Snapshot
 from queuectl_tui.tui.widgets.format import STATE_STYLES
 
 HISTORY = 60
+TIGHT_WIDTH = 120
 # Labels for narrow terminals (80-130 columns), so every count still fits.
 SHORT_NAMES = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail",
                "dead": "dead", "cancelled": "canc"}
@@ -33,6 +35,11 @@ class StatsBar(Horizontal):
         yield Static(id="workers-count")
         yield Sparkline(list(self.finished_history), id="throughput")
         yield Static(id="rate")
+
+    def on_resize(self, event: events.Resize) -> None:
+        # 100-119 columns: the counts need the sparkline's room (below 100 the
+        # screen's -narrow class hides it anyway).
+        self.set_class(event.size.width < TIGHT_WIDTH, "-tight")
 
     def apply(self, snapshot: Snapshot, embedded: int) -> None:
         counts = snapshot.counts

@@ -21,7 +21,7 @@ WORKER_COLUMNS = [
     ("heartbeat", "Heartbeat"), ("kind", "Kind"),
 ]
 # Narrower than this, a column gives way (the worker id already names its host).
-MIN_WIDTH = {"pid": 100, "host": 120, "up": 100}
+MIN_WIDTH = {"pid": 100, "host": 120, "up": 100, "failed": 100}
 
 
 class WorkersPane(Vertical):
@@ -47,8 +47,9 @@ class WorkersPane(Vertical):
         """Stop every embedded worker, or start them again."""
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Workers[/b]  ·  embedded in this app, or started with "
-                     "`queuectl worker start` anywhere", classes="pane-title")
+        yield Static(Text.assemble(("Workers", "bold"), "  ·  embedded in this app, or "
+                                   "started with `queuectl worker start` anywhere"),
+                     classes="pane-title")
         yield LiveTable(WORKER_COLUMNS, id="workers-table")
         yield Static(id="workers-status", classes="pane-status")
 
@@ -65,7 +66,7 @@ class WorkersPane(Vertical):
         for w in snapshot.workers:
             cells = {
                 "id": literal(w.id), "pid": str(w.pid), "host": literal(w.hostname),
-                "state": literal(w.state), "job": literal(w.current_job or "-"),
+                "state": literal(w.state), "job": literal(w.current_job or "-", 28),
                 "done": str(w.jobs_done), "failed": str(w.jobs_failed),
                 "up": age(now - w.started_at), "heartbeat": f"{age(now - w.heartbeat_at)} ago",
                 "kind": "embedded" if w.owner == owner else "external",
