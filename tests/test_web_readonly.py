@@ -69,3 +69,66 @@ def test_reads_work_and_recovery_is_left_to_others(seeded):
     writer.recover_expired()  # a writable queue does its part (a mark or a take-back)
     writer.close()
     assert db_snapshot(seeded) != before
+
+
+# --- the TUI: read-only, and a browser tab's app ----------------------------------------
+
+
+def offered_actions(app) -> set[str]:
+    """The actions the footer offers now (``check_action`` decides)."""
+    return {active.binding.action for active in app.screen.active_bindings.values()}
+
+
+async def press_all(pilot, *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(0.05)
+
+
+async def test_a_read_only_app_offers_no_change_and_its_keys_change_nothing(seeded):
+    from queuectl_tui.tui.commands import QueuectlCommands
+    from tests.test_tui_panes import app_under_pilot, shows
+
+    writer = JobQueue.open(seeded)
+    writer.set_config("tui_workers", "2")  # a read-only app still starts none
+    writer.close()
+    before = db_snapshot(seeded)
+    async with app_under_pilot(seeded, read_only=True) as (app, pilot):
+        assert app.queue.read_only and app.embedded.wanted == 0
+        assert "new_job" not in offered_actions(app)
+        await press_all(pilot, "2")
+        await shows(pilot, "dead-1")
+        offered = offered_actions(app)
+        assert not offered & {"retry", "retry_all", "delete"}
+        assert {"search", "cycle_sort"} <= offered  # looking around still works
+        await press_all(pilot, "R", "y", "r", "y", "x", "y", "n")
+        assert len(app.screen_stack) == 1  # no dialog, no form opened
+        await press_all(pilot, "1")
+        assert not offered_actions(app) & {"cancel_job", "retry", "delete"}
+        await press_all(pilot, "c", "y", "enter")  # enter opens the job: reading is fine
+        assert not offered_actions(app) & {"cancel_job", "retry", "delete"}
+        await press_all(pilot, "escape", "3")
+        assert not offered_actions(app) & {"scale(1)", "scale(-1)", "toggle"}
+        await press_all(pilot, "plus", "s", "4")
+        assert "select_cursor" not in offered_actions(app)  # no "Edit" on the settings
+        titles = {title for title, _, _ in QueuectlCommands(app.screen)._offered()}
+        assert "Show DLQ" in titles
+        assert not titles & {"New job", "Retry all dead jobs", "Delete the selected dead jobs",
+                             "Cancel the selected job", "Add a worker"}
+        # Whatever still reaches the domain is refused there.
+        with pytest.raises(ReadOnly):
+            app.queue.retry_dead(None)
+    assert db_snapshot(seeded) == before
+
+
+async def test_a_browser_tab_offers_no_embedded_workers_but_every_change(seeded):
+    from tests.test_tui_panes import app_under_pilot, shows
+
+    async with app_under_pilot(seeded, embed_workers=False) as (app, pilot):
+        await press_all(pilot, "3")
+        assert not offered_actions(app) & {"scale(1)", "scale(-1)", "toggle"}
+        await press_all(pilot, "plus", "plus")
+        assert app.embedded.wanted == 0
+        await press_all(pilot, "2")
+        await shows(pilot, "dead-1")
+        assert {"retry", "retry_all", "delete"} <= offered_actions(app)

@@ -21,7 +21,8 @@ def _exit_on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False) -> None:
+def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False,
+         read_only: bool = False) -> None:
     """Run the app; whatever way it ends, its embedded workers are shut down (and a
     throwaway demo database removed) before the exit status is returned: 0, 1
     after a crash (the error on stderr), 128+N after signal N."""
@@ -33,7 +34,7 @@ def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False)
             from queuectl_tui.tui import make_app
         except ImportError as exc:
             raise click.ClickException(f"the TUI cannot start: {exc}") from None
-        app = make_app(db_path, workers=workers, demo=demo)
+        app = make_app(db_path, workers=workers, demo=demo, read_only=read_only)
         app.run()
     finally:
         for sig in _EXIT_SIGNALS:  # already on the way out: finish the clean-up
@@ -68,16 +69,18 @@ def _need_terminal() -> None:
 @click.command()
 @click.option("-w", "--workers", type=click.IntRange(0, 64), default=None,
               help="Embedded worker processes (default: the tui_workers setting; 0 = monitor).")
+@click.option("--read-only", is_flag=True,
+              help="Look, change nothing: no key changes a job or a setting (a wall display).")
 @click.option("--demo", is_flag=True,
               help="Open a throwaway database full of example jobs instead (like `queuectl "
                    "demo`); this database is not touched.")
 @pass_app
-def tui(app: AppContext, workers: int | None, demo: bool) -> None:
+def tui(app: AppContext, workers: int | None, read_only: bool, demo: bool) -> None:
     """Open the full-screen app (also what bare `queuectl` does)."""
     if demo:
         _run_demo(workers if workers is not None else 2)
         return
-    _run(app.db_path, workers, demo)
+    _run(app.db_path, workers, demo, read_only=read_only)
 
 
 @click.command()

@@ -17,6 +17,8 @@ def make_app(
     workers: int | None = None,
     demo: bool = False,
     clock: Callable[[], float] = time.time,
+    read_only: bool = False,
+    embed_workers: bool = True,
 ):
     """Open (creating if needed) the database and build the app.
 
@@ -24,13 +26,15 @@ def make_app(
     database with example jobs first and keeps adding new ones while open. Demo
     data only ever goes to a new, empty database (``demo_database()``): a
     database that already holds jobs is refused, so a user's real queue never
-    gets fake jobs.
+    gets fake jobs. ``read_only`` offers nothing that changes the queue (and opens
+    it read-only, so the domain refuses too); ``embed_workers=False`` offers no
+    embedded workers (a browser tab). Either means no workers start here.
     """
     from queuectl_tui.errors import InvalidInput
     from queuectl_tui.queue import JobQueue
     from queuectl_tui.tui.app import QueuectlApp
 
-    queue = JobQueue.open(db_path)
+    queue = JobQueue.open(db_path, read_only=read_only)
     if demo:
         from queuectl_tui.demo import seed_demo
 
@@ -40,8 +44,9 @@ def make_app(
                                "already has jobs (use `queuectl demo`)")
         seed_demo(queue)
     count = queue.config().tui_workers if workers is None else workers
-    return QueuectlApp(queue, os.path.abspath(db_path), workers=count, demo=demo, clock=clock,
-                       throwaway=demo)
+    can_embed = embed_workers and not read_only
+    return QueuectlApp(queue, os.path.abspath(db_path), workers=count if can_embed else 0,
+                       demo=demo, clock=clock, throwaway=demo, can_embed=can_embed)
 
 
 def demo_database() -> str:

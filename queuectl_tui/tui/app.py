@@ -44,6 +44,7 @@ from queuectl_tui.tui import messages
 from queuectl_tui.tui.commands import QueuectlCommands
 from queuectl_tui.tui.data import PANES, Snapshot, View, fetch
 from queuectl_tui.tui.embedded import EmbeddedWorkers
+from queuectl_tui.tui.offers import offered
 from queuectl_tui.tui.widgets.config_pane import ConfigPane
 from queuectl_tui.tui.widgets.dlq_pane import DlqPane
 from queuectl_tui.tui.widgets.footer import KeysFooter
@@ -122,9 +123,14 @@ class QueuectlApp(App):
         clock: Callable[[], float] = time.time,
         log_path: str | None = None,
         throwaway: bool = False,
+        can_embed: bool = True,
     ):
         super().__init__()
         self.queue = queue
+        # What the app offers (tui/offers.py): a read-only queue, no changes; a
+        # browser tab (can_embed=False), no embedded workers.
+        self.read_only = queue.read_only
+        self.can_embed = can_embed and not queue.read_only
         self.db_path = db_path
         self.initial_workers = workers
         self.demo = demo
@@ -366,6 +372,9 @@ class QueuectlApp(App):
         from queuectl_tui.tui.screens.job_detail import JobDetailScreen
 
         self.push_screen(JobDetailScreen(job_id, self.queue, self.clock))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self, action)  # read-only / browser tab: see tui/offers.py
 
     def action_new_job(self) -> None:
         from queuectl_tui.tui.screens.new_job import NewJobScreen

@@ -14,10 +14,19 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from queuectl_tui.tui.offers import offered
+
 if TYPE_CHECKING:
     from queuectl_tui.tui.app import QueuectlApp
 
 Command = tuple[str, str, Callable[[], object]]
+# The action each command stands for, where tui/offers.py may withhold it.
+ACTIONS = {
+    "New job": "new_job", "Cancel the selected job": "cancel_job",
+    "Retry the selected dead jobs": "retry", "Retry all dead jobs": "retry_all",
+    "Delete the selected dead jobs": "delete", "Add a worker": "scale",
+    "Remove a worker": "scale", "Stop/start embedded workers": "toggle",
+}
 
 
 class QueuectlCommands(Provider):
@@ -73,13 +82,19 @@ class QueuectlCommands(Provider):
         yield "Help", "Every key (?)", on_main(app.action_help)
         yield "Quit", "Asks first if embedded workers are busy (q, ctrl+q)", app.action_quit
 
+    def _offered(self) -> Iterator[Command]:
+        """The commands the app offers now (read-only, browser tab: tui/offers.py)."""
+        for command in self._commands():
+            if offered(self.app, ACTIONS.get(command[0], "")):
+                yield command
+
     async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
+        for title, help_text, callback in self._offered():
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
+        for title, help_text, callback in self._offered():
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, text=title,

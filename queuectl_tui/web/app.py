@@ -45,14 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     from queuectl_tui.tui import make_app
 
     try:
-        app = make_app(args.db, workers=0)
+        app = make_app(args.db, workers=0, read_only=args.read_only, embed_workers=False)
     except (QueueError, peewee.DatabaseError, sqlite3.Error) as exc:
         from queuectl_tui.display import one_line
 
         print(f"Error: {one_line(str(exc))}", file=sys.stderr, flush=True)
         return 1
-    if args.read_only:
-        app.queue.read_only = True
     app.run()
     return app.return_code or 0
 

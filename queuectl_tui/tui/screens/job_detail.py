@@ -25,6 +25,7 @@ from queuectl_tui.errors import NotFound
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.timeutil import human_delta, relative, to_local
 from queuectl_tui.tui.messages import CancelJobs, DeleteJobs, RetryJobs, ShowPane
+from queuectl_tui.tui.offers import offered
 from queuectl_tui.tui.screens.confirm import ConfirmScreen
 from queuectl_tui.tui.widgets.footer import KeysFooter
 from queuectl_tui.tui.widgets.format import literal, literal_block, state_cell, when
@@ -165,6 +166,9 @@ class JobDetailScreen(Screen):
         self.query_one("#detail-output", Static).update(
             literal_block(output.rstrip("\n")) if output
             else Text("No output captured.", style="dim"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self, action)  # read-only / browser tab: see tui/offers.py
 
     def action_back(self) -> None:
         self.dismiss()

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from queuectl_tui.config import SETTINGS, format_value
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.tui.data import Snapshot
+from queuectl_tui.tui.offers import offered
 from queuectl_tui.tui.widgets.format import literal
 from queuectl_tui.tui.widgets.live_table import SettingsTable
 
@@ -28,6 +29,9 @@ class SettingInput(Input):
         Binding("enter", "submit", "Save", id="config.save",
                 tooltip="Save the value (a bad one is shown and not saved)"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self, action)  # read-only: see tui/offers.py
 
 
 class ConfigPane(Vertical):

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Static
 
 from queuectl_tui.tui.data import PAGE_SIZE, JobRow, Listing, Snapshot
 from queuectl_tui.tui.messages import DeleteJobs, OpenJob, RetryJobs
+from queuectl_tui.tui.offers import offered
 from queuectl_tui.tui.screens.confirm import ConfirmScreen
 from queuectl_tui.tui.widgets.format import MARK, NO_MARK
 from queuectl_tui.tui.widgets.live_table import Cell, JobTable
@@ -210,6 +211,9 @@ class JobTablePane(Vertical):
         if listing != self.listing:
             self.listing = listing
             self.post_message(self.ListingChanged(self.PANE, listing))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self, action)  # read-only / browser tab: see tui/offers.py
 
     def action_cycle_sort(self) -> None:
         following = self.SORTABLE[(self.SORTABLE.index(self.listing.sort) + 1)

@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from queuectl_tui.tui.offers import offered
+
 # A plain ``str`` cell is parsed as Rich markup by DataTable: only our own words
 # and numbers go in as ``str``; anything from a job or a user is a ``Text``
 # (see ``format.literal``).
@@ -135,6 +137,11 @@ class SettingsTable(LiveTable):
         Binding("enter", "select_cursor", "Edit", id="table.edit",
                 tooltip="Edit the selected setting"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor":  # read-only: no editing (tui/offers.py)
+            return offered(self, "edit_setting")
+        return True
 
 
 def _plain(cell: Cell) -> str:

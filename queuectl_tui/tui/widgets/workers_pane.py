@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from queuectl_tui.tui.data import Snapshot
+from queuectl_tui.tui.offers import offered
 from queuectl_tui.tui.widgets.format import age, literal
 from queuectl_tui.tui.widgets.live_table import LiveTable
 
@@ -78,6 +79,9 @@ class WorkersPane(Vertical):
         self.query_one("#workers-status", Static).update(Text(
             f"{embedded} embedded (target {target}), {external} external"
             "  ·  + add  - remove  s stop/start all"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offered(self, action)  # read-only / browser tab: see tui/offers.py
 
     def action_scale(self, step: int) -> None:
         self.post_message(self.Scale(step))
