@@ -47,7 +47,7 @@ def _check_token(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="The URL browsers use to reach this server (behind a reverse proxy),"
                    " e.g. https://queue.example.com/.")
 @click.option("--max-tabs", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="Browser tabs served at once (each runs an app process of ~35 MiB).")
+              help="Browser tabs served at once (each runs an app process of ~40 MiB).")
 @click.option("--demo", is_flag=True,
               help="Serve a throwaway database full of example jobs (deleted on exit).")
 @pass_app

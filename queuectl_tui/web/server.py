@@ -79,7 +79,7 @@ class WebSettings:
     port: int = 8000
     token: str | None = None  # None: no token asked (loopback only)
     read_only: bool = False
-    max_tabs: int = 20  # app processes at once (~35 MiB each); more get 503
+    max_tabs: int = 20  # app processes at once (~40 MiB each); more get 503
     public_url: str | None = None
     title: str = "queuectl"
     # The metrics' "since" counters start here (the server's start).
