@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""queuectl against procrastinate and pgqueuer on one PostgreSQL server, in one run.
+
+    python scripts/bench_pg_queues.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+        [--jobs 1000] [--workers 2] [--rounds 1] [--ours auto|sqlite|pg|both] [--json]
+
+These are the PostgreSQL job queues a user would pick instead of queuectl;
+neither is a dependency of ours: each is pip-installed into a throwaway
+virtualenv in a temporary folder (removed afterwards, unless --venv-dir keeps
+them for the next run). Every queue gets a fresh database on the server
+(`qctl_bench_<queue>_<random>`, dropped afterwards), N jobs that each spawn
+`sh -c true` (the work a queuectl worker does per job: one shell), and W
+worker processes that run one job at a time, at the library's own defaults
+otherwise (see SETTINGS).
+
+Two figures per queue, taken the same way for all:
+- wall: from launching the workers (jobs already enqueued) until the database
+  says all N are done, polled every 20 ms over one connection. Includes the
+  workers' start-up and any delay in recording completions.
+- span: from the first job's start to the last job's end as the jobs saw them
+  (their tasks append `start end` to a file; queuectl's own started_at and
+  finished_at), so neither start-up nor recording lag counts.
+The spawn limit (N spawns in W plain processes, no queue) is the floor of both.
+The machine is shared and noisy: compare within one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from queuectl_tui import bench  # noqa: E402  (after the path fix, as bench_huey does)
+
+POLL = 0.02  # seconds between "all done?" queries: the wall figure's resolution
+DEADLINE = 600.0
+
+# What each side runs with: their defaults, one job at a time per worker process.
+SETTINGS = {
+    "procrastinate": "`procrastinate worker --concurrency 1` per process (its default); "
+                     "LISTEN/NOTIFY on, polling fallback 5 s (default); the sync task "
+                     "runs in a thread (asgiref), as procrastinate runs sync tasks",
+    "pgqueuer": "pgqueuer.run(factory) per process (what `pgq run` calls; the CLI's "
+                "own `run` fails with typer 0.29); defaults: batch_size 10, "
+                "LISTEN/NOTIFY on, dequeue_timeout 30 s, status log flushed every ~1 s; "
+                "the spawn runs in a one-thread executor (pgqueuer entrypoints must be "
+                "async; blocking work goes to a thread)",
+    "queuectl": "`queuectl worker start --count W` (W processes under one supervisor), "
+                "default config",
+}
+
+# One file appended by every task: "start end" per job (O_APPEND writes are atomic).
+_TASK_LOG = '''
+import os, subprocess, time
+_fd = None
+
+def spawn_true():
+    global _fd
+    if _fd is None:
+        _fd = os.open(os.environ["BENCH_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    start = time.time()
+    subprocess.run(["sh", "-c", "true"])
+    os.write(_fd, f"{start} {time.time()}\\n".encode())
+'''
+
+PROCRASTINATE_TASKS = _TASK_LOG + '''
+import asyncio, sys
+from procrastinate import App, PsycopgConnector
+
+app = App(connector=PsycopgConnector(conninfo=os.environ["BENCH_DSN"]))
+
+@app.task(name="run_true")
+def run_true():
+    spawn_true()
+
+async def _enqueue(n):
+    async with app.open_async():
+        await run_true.batch_defer_async(*({} for _ in range(n)))
+
+if __name__ == "__main__":
+    asyncio.run(_enqueue(int(sys.argv[1])))
+'''
+
+PGQUEUER_TASKS = _TASK_LOG + '''
+import asyncio, sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+import psycopg
+from pgqueuer import PgQueuer, PsycopgDriver
+from pgqueuer.models import Job
+from pgqueuer.queries import Queries
+
+_pool = ThreadPoolExecutor(max_workers=1)  # one job at a time per process
+
+@asynccontextmanager
+async def factory():
+    conn = await psycopg.AsyncConnection.connect(os.environ["BENCH_DSN"], autocommit=True)
+    pgq = PgQueuer(PsycopgDriver(conn))
+
+    @pgq.entrypoint("run_true")
+    async def run_true(job: Job) -> None:
+        await asyncio.get_running_loop().run_in_executor(_pool, spawn_true)
+
+    yield pgq
+    await conn.close()
+
+async def _enqueue(n):
+    conn = await psycopg.AsyncConnection.connect(os.environ["BENCH_DSN"], autocommit=True)
+    await Queries(PsycopgDriver(conn)).enqueue(["run_true"] * n, [None] * n, [0] * n)
+    await conn.close()
+
+if __name__ == "__main__":
+    if sys.argv[1] == "enqueue":
+        asyncio.run(_enqueue(int(sys.argv[2])))
+    else:
+        import pgqueuer
+        asyncio.run(pgqueuer.run("tasks:factory"))
+'''
+
+
+class BenchError(Exception):
+    """A one-line reason to stop (bad server, failed install, a queue that never finished)."""
+
+
+@dataclass
+class Result:
+    name: str
+    version: str
+    jobs: int
+    wall_s: float
+    span_s: float
+
+    @property
+    def wall_rate(self) -> float:
+        return self.jobs / self.wall_s
+
+    @property
+    def span_rate(self) -> float:
+        return self.jobs / self.span_s
+
+
+@dataclass
+class Library:
+    """How one competitor is installed, given its schema, fed and run."""
+
+    name: str
+    packages: list[str]
+    tasks: str
+    schema: Callable[[str, str], list[str]]  # (python, dsn) -> command
+    enqueue: Callable[[str, int], list[str]]  # (python, n) -> command
+    worker: Callable[[str], list[str]]  # python -> command
+    remaining_sql: str  # jobs not yet recorded as done
+    python: str = ""
+    version: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _procrastinate() -> Library:
+    return Library(
+        name="procrastinate",
+        packages=["procrastinate", "psycopg[binary]"],
+        tasks=PROCRASTINATE_TASKS,
+        schema=lambda py, dsn: [py, "-m", "procrastinate", "--app=tasks.app", "schema",
+                                "--apply"],
+        enqueue=lambda py, n: [py, "tasks.py", str(n)],
+        worker=lambda py: [py, "-m", "procrastinate", "--app=tasks.app", "worker",
+                           "--concurrency", "1"],
+        remaining_sql="SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'",
+    )
+
+
+def _pgqueuer() -> Library:
+    return Library(
+        name="pgqueuer",
+        packages=["pgqueuer", "psycopg[binary]"],
+        tasks=PGQUEUER_TASKS,
+        schema=lambda py, dsn: [os.path.join(os.path.dirname(py), "pgq"), "--pg-dsn", dsn,
+                                "install"],
+        enqueue=lambda py, n: [py, "tasks.py", "enqueue", str(n)],
+        worker=lambda py: [py, "tasks.py", "run"],
+        # A done job leaves the table when its status log is flushed.
+        remaining_sql="SELECT count(*) FROM pgqueuer",
+    )
+
+
+# --------------------------------------------------------------------------- server
+
+
+def mask(url: str) -> str:
+    """The URL with its password replaced by ***: it is printed and put in --json."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise BenchError("psycopg is not installed: pip install 'psycopg[binary]>=3.1' "
+                         "(the queuectl-tui[postgres] extra)") from None
+    return psycopg
+
+
+def _connect(url: str):
+    psycopg = _psycopg()
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"cannot connect to {mask(url)}: {first}") from None
+
+
+@contextmanager
+def fresh_database(server: str, label: str) -> Iterator[str]:
+    """A new database on the server for one queue, dropped (WITH FORCE) afterwards."""
+    name = f"qctl_bench_{label}_{secrets.token_hex(4)}"
+    with _connect(server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server, name)
+    finally:
+        with _connect(server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------- theirs
+
+
+def install(library: Library, venvs: str) -> None:
+    """A virtualenv with the library (reused when --venv-dir already holds one)."""
+    venv = os.path.join(venvs, library.name)
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    done = subprocess.run([python, "-m", "pip", "install", "-q", *library.packages],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"pip install {' '.join(library.packages)} failed: "
+                         f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    library.python = python
+    library.version = subprocess.run(
+        [python, "-c", f"import importlib.metadata as m; print(m.version('{library.name}'))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+
+
+def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: str) -> Result:
+    """Enqueue N jobs, launch W workers, time until the library's table says all done."""
+    work = os.path.join(folder, f"{library.name}-{secrets.token_hex(3)}")
+    os.makedirs(work)
+    with open(os.path.join(work, "tasks.py"), "w") as handle:
+        handle.write(library.tasks)
+    log = os.path.join(work, "spans.log")
+    with fresh_database(server, library.name) as dsn:
+        env = dict(os.environ, BENCH_DSN=dsn, BENCH_LOG=log, PYTHONPATH=work,
+                   PGDSN=dsn)
+
+        def step(command: list[str], what: str) -> None:
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+                raise BenchError(f"{library.name}: {what} failed: {tail}")
+
+        step(library.schema(library.python, dsn), "schema")
+        step(library.enqueue(library.python, jobs), "enqueue")
+        with _connect(dsn) as conn:
+            def remaining() -> int:
+                return conn.execute(library.remaining_sql).fetchone()[0]
+
+            start = time.monotonic()
+            procs = [subprocess.Popen(library.worker(library.python), cwd=work, env=env,
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(work, f"worker{n}.log"), "w"))
+                     for n in range(workers)]
+            try:
+                wall = _time_until(lambda: remaining() == 0, start, procs, library.name)
+            finally:
+                _stop(procs)
+    return Result(library.name, library.version, jobs, wall, _span(log, jobs, library.name))
+
+
+# --------------------------------------------------------------------------- ours
+
+
+def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
+    """queuectl through its CLI, as a user runs it: bulk enqueue, then `worker start`.
+
+    db is a SQLite path or a postgresql:// URL of an empty database; which
+    backend runs is queuectl's business, only the polling query differs.
+    """
+    command = _queuectl()
+    payload = "\n".join(json.dumps({"command": "true"}) for _ in range(jobs))
+    done = subprocess.run([*command, "--db", db, "enqueue", "-"], input=payload, text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise BenchError(f"queuectl enqueue failed: {done.stderr.strip()}")
+    # The same question as for theirs: how many jobs are not yet recorded done.
+    remaining_sql = ("SELECT count(*) FROM job WHERE state IN"
+                     " ('pending', 'processing', 'failed')")
+    span_sql = "SELECT min(started_at), max(finished_at), count(*) FROM job"
+    with _ours_connection(db) as conn:
+        start = time.monotonic()
+        log = open(os.path.join(folder, f"queuectl-{secrets.token_hex(3)}.log"), "w")
+        procs = [subprocess.Popen([*command, "--db", db, "worker", "start", "--count",
+                                   str(workers)], stdout=log, stderr=log)]
+        try:
+            wall = _time_until(lambda: conn.execute(remaining_sql).fetchone()[0] == 0,
+                               start, procs, "queuectl")
+        finally:
+            _stop(procs)
+            log.close()
+        first, last, count = conn.execute(span_sql + " WHERE state = 'completed'").fetchone()
+    if count != jobs:
+        raise BenchError(f"queuectl: {count} of {jobs} jobs completed")
+    first, last = _seconds(first), _seconds(last)
+    return Result("queuectl", _our_version(), jobs, wall, last - first)
+
+
+@contextmanager
+def _ours_connection(db: str):
+    if db.startswith(("postgres://", "postgresql://")):
+        with _connect(db) as conn:
+            yield conn
+    else:
+        conn = sqlite3.connect(db, timeout=30)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _seconds(value) -> float:
+    """started_at / finished_at as epoch seconds, whether stored as floats or timestamps."""
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+def _queuectl() -> list[str]:
+    script = shutil.which("queuectl", path=os.path.dirname(sys.executable)) or \
+        shutil.which("queuectl")
+    return [script] if script else [sys.executable, "-m", "queuectl_tui"]
+
+
+def _our_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("queuectl-tui")
+    except PackageNotFoundError:
+        return "?"
+
+
+def pg_backend_available() -> bool:
+    """Whether this queuectl has its PostgreSQL store (it lands with issue 11)."""
+    return importlib.util.find_spec("queuectl_tui.store.postgres") is not None
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _time_until(done: Callable[[], bool], start: float, procs: list[subprocess.Popen],
+                name: str) -> float:
+    while not done():
+        if time.monotonic() - start > DEADLINE:
+            raise BenchError(f"{name}: not done after {DEADLINE:.0f} s")
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            raise BenchError(f"{name}: a worker exited early (code {dead[0].returncode})")
+        time.sleep(POLL)
+    return time.monotonic() - start
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGINT (each library's graceful stop), then SIGKILL after 15 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _span(log: str, jobs: int, name: str) -> float:
+    with open(log) as handle:
+        spans = [tuple(map(float, line.split())) for line in handle if line.strip()]
+    if len(spans) != jobs:
+        raise BenchError(f"{name}: {len(spans)} job runs logged for {jobs} jobs")
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(results: dict[str, Result], limit: float, args, server_version: str) -> dict:
+    ours = [k for k in results if k.startswith("queuectl")]
+    theirs = [k for k in results if not k.startswith("queuectl")]
+    return {
+        "jobs": args.jobs, "workers": args.workers, "rounds": args.rounds,
+        "cores": os.cpu_count(), "server": mask(args.pg), "server_version": server_version,
+        "spawn_limit_jobs_per_s": limit,
+        "results": {k: {"version": r.version, "wall_s": r.wall_s, "span_s": r.span_s,
+                        "wall_jobs_per_s": r.wall_rate, "span_jobs_per_s": r.span_rate,
+                        "span_of_limit": r.span_rate / limit,
+                        "settings": SETTINGS[r.name]}
+                    for k, r in results.items()},
+        "ratios": {f"{o}/{t}": {"wall": results[o].wall_rate / results[t].wall_rate,
+                                "span": results[o].span_rate / results[t].span_rate}
+                   for o in ours for t in theirs},
+    }
+
+
+def table(summary: dict) -> str:
+    s = summary
+    lines = [f"{s['jobs']:,} `sh -c true` jobs, {s['workers']} workers, {s['cores']} cores, "
+             f"{s['rounds']} round(s), median; server {s['server']} ({s['server_version']})",
+             f"{'':32}{'wall jobs/s':>12}{'span jobs/s':>13}{'span of limit':>15}",
+             f"{'spawn limit (no queue)':32}{'':>12}{s['spawn_limit_jobs_per_s']:>13,.0f}"]
+    for key, r in s["results"].items():
+        label = f"{key} {r['version']}"
+        lines.append(f"{label:32}{r['wall_jobs_per_s']:>12,.0f}{r['span_jobs_per_s']:>13,.0f}"
+                     f"{r['span_of_limit']:>15.2f}")
+    for key, ratio in s["ratios"].items():
+        lines.append(f"{key:32}{ratio['wall']:>11.2f}x{ratio['span']:>12.2f}x")
+    lines.append("wall: workers launched -> all recorded done; "
+                 "span: first job start -> last job end")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="server to create the throwaway databases on (a URL)")
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat all measurements in turns; medians are reported")
+    parser.add_argument("--ours", choices=["auto", "sqlite", "pg", "both"], default="auto",
+                        help="queuectl's backend(s): auto = both when this queuectl has "
+                             "its PostgreSQL store, else SQLite")
+    parser.add_argument("--only", choices=["procrastinate", "pgqueuer"], action="append",
+                        help="run only this competitor (repeatable)")
+    parser.add_argument("--venv-dir", help="keep the virtualenvs here for the next run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    say = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr,
+                                                                    flush=True))
+    try:
+        summary = run(args, say)
+    except BenchError as exc:
+        print(f"bench_pg_queues: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    print(json.dumps(summary, indent=2) if args.json else table(summary))
+
+
+def run(args, say: Callable[[str], None]) -> dict:
+    if not args.pg.startswith(("postgres://", "postgresql://")):
+        raise BenchError(f"--pg must be a postgresql:// URL, not {args.pg!r}")
+    if args.jobs < 1 or args.workers < 1 or args.rounds < 1:
+        raise BenchError("--jobs, --workers and --rounds must be at least 1")
+    with _connect(args.pg) as conn:
+        server_version = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
+    ours = {"auto": ["sqlite", "pg"] if pg_backend_available() else ["sqlite"],
+            "both": ["sqlite", "pg"]}.get(args.ours, [args.ours])
+    if "pg" in ours and not pg_backend_available():
+        raise BenchError("this queuectl has no PostgreSQL store yet (--ours sqlite)")
+    libraries = [lib for lib in (_procrastinate(), _pgqueuer())
+                 if not args.only or lib.name in args.only]
+    folder = tempfile.mkdtemp(prefix="queuectl-vs-pg-queues-")
+    venvs = args.venv_dir or os.path.join(folder, "venvs")
+    try:
+        for library in libraries:
+            say(f"installing {library.name} into {venvs}/{library.name} …")
+            install(library, venvs)
+        samples: dict[str, list[Result]] = {}
+        limits = []
+        for round_ in range(args.rounds):
+            say(f"round {round_ + 1}/{args.rounds}: spawn limit …")
+            limits.append(bench.spawn_limit(args.jobs, args.workers))
+            for library in libraries:
+                say(f"round {round_ + 1}/{args.rounds}: {library.name} …")
+                samples.setdefault(library.name, []).append(
+                    run_theirs(library, args.pg, args.jobs, args.workers, folder))
+            for backend in ours:
+                say(f"round {round_ + 1}/{args.rounds}: queuectl ({backend}) …")
+                samples.setdefault(f"queuectl_{backend}", []).append(
+                    _run_ours_on(backend, args, folder, round_))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    results = {key: _median(runs) for key, runs in samples.items()}
+    return report(results, statistics.median(limits), args, server_version)
+
+
+def _run_ours_on(backend: str, args, folder: str, round_: int) -> Result:
+    if backend == "sqlite":
+        return run_ours(os.path.join(folder, f"queuectl-{round_}.db"), args.jobs,
+                        args.workers, folder)
+    with fresh_database(args.pg, "queuectl") as url:
+        return run_ours(url, args.jobs, args.workers, folder)
+
+
+def _median(runs: list[Result]) -> Result:
+    first = runs[0]
+    return Result(first.name, first.version, first.jobs,
+                  statistics.median(r.wall_s for r in runs),
+                  statistics.median(r.span_s for r in runs))
+
+
+if __name__ == "__main__":
+    main()
