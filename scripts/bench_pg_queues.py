@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -286,15 +286,16 @@ def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: s
 
         step(library.schema(library.python, dsn), "schema")
         step(library.enqueue(library.python, jobs), "enqueue")
-        with _connect(dsn) as conn:
+        with _connect(dsn) as conn, ExitStack() as logs:
             def remaining() -> int:
                 return conn.execute(library.remaining_sql).fetchone()[0]
 
+            errs = [logs.enter_context(open(os.path.join(work, f"worker{n}.log"), "w"))
+                    for n in range(workers)]
             start = time.monotonic()
             procs = [subprocess.Popen(library.worker(library.python), cwd=work, env=env,
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(os.path.join(work, f"worker{n}.log"), "w"))
-                     for n in range(workers)]
+                                      stdout=subprocess.DEVNULL, stderr=err)
+                     for err in errs]
             try:
                 wall = _time_until(lambda: remaining() == 0, start, procs, library.name)
             finally:
@@ -321,9 +322,9 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
     remaining_sql = ("SELECT count(*) FROM job WHERE state IN"
                      " ('pending', 'processing', 'failed')")
     span_sql = "SELECT min(started_at), max(finished_at), count(*) FROM job"
-    with _ours_connection(db) as conn:
+    log_path = os.path.join(folder, f"queuectl-{secrets.token_hex(3)}.log")
+    with _ours_connection(db) as conn, open(log_path, "w") as log:
         start = time.monotonic()
-        log = open(os.path.join(folder, f"queuectl-{secrets.token_hex(3)}.log"), "w")
         procs = [subprocess.Popen([*command, "--db", db, "worker", "start", "--count",
                                    str(workers)], stdout=log, stderr=log)]
         try:
@@ -331,7 +332,6 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
                                start, procs, "queuectl")
         finally:
             _stop(procs)
-            log.close()
         first, last, count = conn.execute(span_sql + " WHERE state = 'completed'").fetchone()
     if count != jobs:
         raise BenchError(f"queuectl: {count} of {jobs} jobs completed")
