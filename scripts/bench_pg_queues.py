@@ -107,7 +107,8 @@ from pgqueuer import PgQueuer, PsycopgDriver
 from pgqueuer.models import Job
 from pgqueuer.queries import Queries
 
-_pool = ThreadPoolExecutor(max_workers=1)  # one job at a time per process
+# One job at a time per process, unless --their-concurrency says otherwise.
+_pool = ThreadPoolExecutor(max_workers=int(os.environ["BENCH_CONCURRENCY"]))
 
 @asynccontextmanager
 async def factory():
@@ -165,7 +166,7 @@ class Library:
     tasks: str
     schema: Callable[[str, str], list[str]]  # (python, dsn) -> command
     enqueue: Callable[[str, int], list[str]]  # (python, n) -> command
-    worker: Callable[[str], list[str]]  # python -> command
+    worker: Callable[[str, int], list[str]]  # (python, jobs at once) -> command
     remaining_sql: str  # jobs not yet recorded as done
     python: str = ""
     version: str = ""
@@ -180,9 +181,10 @@ def _procrastinate() -> Library:
         schema=lambda py, dsn: [py, "-m", "procrastinate", "--app=tasks.app", "schema",
                                 "--apply"],
         enqueue=lambda py, n: [py, "tasks.py", str(n)],
-        worker=lambda py: [py, "-m", "procrastinate", "--app=tasks.app", "worker",
-                           "--concurrency", "1"],
-        remaining_sql="SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'",
+        worker=lambda py, n: [py, "-m", "procrastinate", "--app=tasks.app", "worker",
+                              "--concurrency", str(n)],
+        remaining_sql="SELECT count(*) FROM procrastinate_jobs WHERE status IN"
+                      " ('todo', 'doing')",
     )
 
 
@@ -194,7 +196,7 @@ def _pgqueuer() -> Library:
         schema=lambda py, dsn: [os.path.join(os.path.dirname(py), "pgq"), "--pg-dsn", dsn,
                                 "install"],
         enqueue=lambda py, n: [py, "tasks.py", "enqueue", str(n)],
-        worker=lambda py: [py, "tasks.py", "run"],
+        worker=lambda py, n: [py, "tasks.py", "run"],  # n: BENCH_CONCURRENCY threads
         # A done job leaves the table when its status log is flushed.
         remaining_sql="SELECT count(*) FROM pgqueuer",
     )
@@ -267,7 +269,8 @@ def install(library: Library, venvs: str) -> None:
         capture_output=True, text=True, check=True).stdout.strip()
 
 
-def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: str) -> Result:
+def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: str,
+               concurrency: int = 1) -> Result:
     """Enqueue N jobs, launch W workers, time until the library's table says all done."""
     work = os.path.join(folder, f"{library.name}-{secrets.token_hex(3)}")
     os.makedirs(work)
@@ -276,7 +279,7 @@ def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: s
     log = os.path.join(work, "spans.log")
     with fresh_database(server, library.name) as dsn:
         env = dict(os.environ, BENCH_DSN=dsn, BENCH_LOG=log, PYTHONPATH=work,
-                   PGDSN=dsn)
+                   PGDSN=dsn, BENCH_CONCURRENCY=str(concurrency))
 
         def step(command: list[str], what: str) -> None:
             done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
@@ -293,9 +296,9 @@ def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: s
             errs = [logs.enter_context(open(os.path.join(work, f"worker{n}.log"), "w"))
                     for n in range(workers)]
             start = time.monotonic()
-            procs = [subprocess.Popen(library.worker(library.python), cwd=work, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=err)
-                     for err in errs]
+            command = library.worker(library.python, concurrency)
+            procs = [subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=err) for err in errs]
             try:
                 wall = _time_until(lambda: remaining() == 0, start, procs, library.name)
             finally:
@@ -420,6 +423,7 @@ def report(results: dict[str, Result], limit: float, args, server_version: str) 
     theirs = [k for k in results if not k.startswith("queuectl")]
     return {
         "jobs": args.jobs, "workers": args.workers, "rounds": args.rounds,
+        "their_concurrency": args.their_concurrency,
         "cores": os.cpu_count(), "server": mask(args.pg), "server_version": server_version,
         "spawn_limit_jobs_per_s": limit,
         "results": {k: {"version": r.version, "wall_s": r.wall_s, "span_s": r.span_s,
@@ -463,6 +467,9 @@ def main() -> None:
                              "its PostgreSQL store, else SQLite")
     parser.add_argument("--only", choices=["procrastinate", "pgqueuer"], action="append",
                         help="run only this competitor (repeatable)")
+    parser.add_argument("--their-concurrency", type=int, default=1,
+                        help="jobs at once per procrastinate/pgqueuer process (default 1, "
+                             "as a queuectl worker); more is their async model, not ours")
     parser.add_argument("--venv-dir", help="keep the virtualenvs here for the next run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -505,7 +512,8 @@ def run(args, say: Callable[[str], None]) -> dict:
             for library in libraries:
                 say(f"round {round_ + 1}/{args.rounds}: {library.name} …")
                 samples.setdefault(library.name, []).append(
-                    run_theirs(library, args.pg, args.jobs, args.workers, folder))
+                    run_theirs(library, args.pg, args.jobs, args.workers, folder,
+                               args.their_concurrency))
             for backend in ours:
                 say(f"round {round_ + 1}/{args.rounds}: queuectl ({backend}) …")
                 samples.setdefault(f"queuectl_{backend}", []).append(
