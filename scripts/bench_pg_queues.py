@@ -59,7 +59,8 @@ SETTINGS = {
                      "runs in a thread (asgiref), as procrastinate runs sync tasks",
     "pgqueuer": "pgqueuer.run(factory) per process (what `pgq run` calls; the CLI's "
                 "own `run` fails with typer 0.29); defaults: batch_size 10, "
-                "LISTEN/NOTIFY on, dequeue_timeout 30 s, status log flushed every ~1 s; "
+                "LISTEN/NOTIFY on, dequeue_timeout 30 s, status log flushed every 0.1 s; "
+                "asyncpg driver (its README's); "
                 "the spawn runs in a one-thread executor (pgqueuer entrypoints must be "
                 "async; blocking work goes to a thread)",
     "queuectl": "`queuectl worker start --count W` (W processes under one supervisor), "
@@ -102,8 +103,8 @@ PGQUEUER_TASKS = _TASK_LOG + '''
 import asyncio, sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-import psycopg
-from pgqueuer import PgQueuer, PsycopgDriver
+import asyncpg
+from pgqueuer import AsyncpgDriver, PgQueuer
 from pgqueuer.models import Job
 from pgqueuer.queries import Queries
 
@@ -112,8 +113,8 @@ _pool = ThreadPoolExecutor(max_workers=int(os.environ["BENCH_CONCURRENCY"]))
 
 @asynccontextmanager
 async def factory():
-    conn = await psycopg.AsyncConnection.connect(os.environ["BENCH_DSN"], autocommit=True)
-    pgq = PgQueuer(PsycopgDriver(conn))
+    conn = await asyncpg.connect(os.environ["BENCH_DSN"])
+    pgq = PgQueuer(AsyncpgDriver(conn))
 
     @pgq.entrypoint("run_true")
     async def run_true(job: Job) -> None:
@@ -123,8 +124,8 @@ async def factory():
     await conn.close()
 
 async def _enqueue(n):
-    conn = await psycopg.AsyncConnection.connect(os.environ["BENCH_DSN"], autocommit=True)
-    await Queries(PsycopgDriver(conn)).enqueue(["run_true"] * n, [None] * n, [0] * n)
+    conn = await asyncpg.connect(os.environ["BENCH_DSN"])
+    await Queries(AsyncpgDriver(conn)).enqueue(["run_true"] * n, [None] * n, [0] * n)
     await conn.close()
 
 if __name__ == "__main__":
@@ -147,6 +148,7 @@ class Result:
     jobs: int
     wall_s: float
     span_s: float
+    startup_s: float  # launch -> first job start: the rest of wall is span and recording
 
     @property
     def wall_rate(self) -> float:
@@ -191,7 +193,10 @@ def _procrastinate() -> Library:
 def _pgqueuer() -> Library:
     return Library(
         name="pgqueuer",
-        packages=["pgqueuer", "psycopg[binary]"],
+        # asyncpg: the driver of pgqueuer's README; its psycopg driver holds the
+        # connection for up to 1 s while it waits for notifications (measured:
+        # pauses of 1 s between batches).
+        packages=["pgqueuer[asyncpg]"],
         tasks=PGQUEUER_TASKS,
         schema=lambda py, dsn: [os.path.join(os.path.dirname(py), "pgq"), "--pg-dsn", dsn,
                                 "install"],
@@ -295,15 +300,16 @@ def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: s
 
             errs = [logs.enter_context(open(os.path.join(work, f"worker{n}.log"), "w"))
                     for n in range(workers)]
-            start = time.monotonic()
             command = library.worker(library.python, concurrency)
+            start, launched = time.monotonic(), time.time()
             procs = [subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL,
                                       stderr=err) for err in errs]
             try:
                 wall = _time_until(lambda: remaining() == 0, start, procs, library.name)
             finally:
                 _stop(procs)
-    return Result(library.name, library.version, jobs, wall, _span(log, jobs, library.name))
+    first, last = _span(log, jobs, library.name)
+    return Result(library.name, library.version, jobs, wall, last - first, first - launched)
 
 
 # --------------------------------------------------------------------------- ours
@@ -327,7 +333,7 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
     span_sql = "SELECT min(started_at), max(finished_at), count(*) FROM job"
     log_path = os.path.join(folder, f"queuectl-{secrets.token_hex(3)}.log")
     with _ours_connection(db) as conn, open(log_path, "w") as log:
-        start = time.monotonic()
+        start, launched = time.monotonic(), time.time()
         procs = [subprocess.Popen([*command, "--db", db, "worker", "start", "--count",
                                    str(workers)], stdout=log, stderr=log)]
         try:
@@ -339,7 +345,7 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
     if count != jobs:
         raise BenchError(f"queuectl: {count} of {jobs} jobs completed")
     first, last = _seconds(first), _seconds(last)
-    return Result("queuectl", _our_version(), jobs, wall, last - first)
+    return Result("queuectl", _our_version(), jobs, wall, last - first, first - launched)
 
 
 @contextmanager
@@ -407,12 +413,13 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _span(log: str, jobs: int, name: str) -> float:
+def _span(log: str, jobs: int, name: str) -> tuple[float, float]:
+    """The first job's start and the last job's end (epoch seconds) from the task log."""
     with open(log) as handle:
         spans = [tuple(map(float, line.split())) for line in handle if line.strip()]
     if len(spans) != jobs:
         raise BenchError(f"{name}: {len(spans)} job runs logged for {jobs} jobs")
-    return max(end for _, end in spans) - min(start for start, _ in spans)
+    return min(start for start, _ in spans), max(end for _, end in spans)
 
 
 # --------------------------------------------------------------------------- report
@@ -427,6 +434,7 @@ def report(results: dict[str, Result], limit: float, args, server_version: str) 
         "cores": os.cpu_count(), "server": mask(args.pg), "server_version": server_version,
         "spawn_limit_jobs_per_s": limit,
         "results": {k: {"version": r.version, "wall_s": r.wall_s, "span_s": r.span_s,
+                        "startup_s": r.startup_s,
                         "wall_jobs_per_s": r.wall_rate, "span_jobs_per_s": r.span_rate,
                         "span_of_limit": r.span_rate / limit,
                         "settings": SETTINGS[r.name]}
@@ -441,16 +449,17 @@ def table(summary: dict) -> str:
     s = summary
     lines = [f"{s['jobs']:,} `sh -c true` jobs, {s['workers']} workers, {s['cores']} cores, "
              f"{s['rounds']} round(s), median; server {s['server']} ({s['server_version']})",
-             f"{'':32}{'wall jobs/s':>12}{'span jobs/s':>13}{'span of limit':>15}",
+             f"{'':32}{'wall jobs/s':>12}{'span jobs/s':>13}{'span of limit':>15}"
+             f"{'start-up s':>12}",
              f"{'spawn limit (no queue)':32}{'':>12}{s['spawn_limit_jobs_per_s']:>13,.0f}"]
     for key, r in s["results"].items():
         label = f"{key} {r['version']}"
         lines.append(f"{label:32}{r['wall_jobs_per_s']:>12,.0f}{r['span_jobs_per_s']:>13,.0f}"
-                     f"{r['span_of_limit']:>15.2f}")
+                     f"{r['span_of_limit']:>15.2f}{r['startup_s']:>12.2f}")
     for key, ratio in s["ratios"].items():
         lines.append(f"{key:32}{ratio['wall']:>11.2f}x{ratio['span']:>12.2f}x")
-    lines.append("wall: workers launched -> all recorded done; "
-                 "span: first job start -> last job end")
+    lines.append("wall: workers launched -> all recorded done; span: first job start -> "
+                 "last job end; start-up: launched -> first job start")
     return "\n".join(lines)
 
 
@@ -536,7 +545,8 @@ def _median(runs: list[Result]) -> Result:
     first = runs[0]
     return Result(first.name, first.version, first.jobs,
                   statistics.median(r.wall_s for r in runs),
-                  statistics.median(r.span_s for r in runs))
+                  statistics.median(r.span_s for r in runs),
+                  statistics.median(r.startup_s for r in runs))
 
 
 if __name__ == "__main__":
