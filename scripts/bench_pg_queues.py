@@ -42,12 +42,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from queuectl_tui import bench  # noqa: E402  (after the path fix, as bench_huey does)
+from queuectl_tui.errors import StoreError  # noqa: E402
+from queuectl_tui.store.scratch import masked, scratch_database  # noqa: E402
 
 POLL = 0.02  # seconds between "all done?" queries: the wall figure's resolution
 DEADLINE = 600.0
@@ -210,19 +211,6 @@ def _pgqueuer() -> Library:
 # --------------------------------------------------------------------------- server
 
 
-def mask(url: str) -> str:
-    """The URL with its password replaced by ***: it is printed and put in --json."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 def _psycopg():
     try:
         import psycopg
@@ -238,20 +226,18 @@ def _connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BenchError(f"cannot connect to {mask(url)}: {first}") from None
+        raise BenchError(f"cannot connect to {masked(url)}: {first}") from None
 
 
 @contextmanager
 def fresh_database(server: str, label: str) -> Iterator[str]:
-    """A new database on the server for one queue, dropped (WITH FORCE) afterwards."""
-    name = f"qctl_bench_{label}_{secrets.token_hex(4)}"
-    with _connect(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    """A new database on the server for one queue (`qctl_bench_<label>_<random>`),
+    dropped WITH (FORCE) afterwards: queuectl's own bench helper (store.scratch)."""
     try:
-        yield with_database(server, name)
-    finally:
-        with _connect(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(server, f"bench_{label}") as url:
+            yield url
+    except StoreError as exc:
+        raise BenchError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- theirs
@@ -431,7 +417,7 @@ def report(results: dict[str, Result], limit: float, args, server_version: str) 
     return {
         "jobs": args.jobs, "workers": args.workers, "rounds": args.rounds,
         "their_concurrency": args.their_concurrency,
-        "cores": os.cpu_count(), "server": mask(args.pg), "server_version": server_version,
+        "cores": os.cpu_count(), "server": masked(args.pg), "server_version": server_version,
         "spawn_limit_jobs_per_s": limit,
         "results": {k: {"version": r.version, "wall_s": r.wall_s, "span_s": r.span_s,
                         "startup_s": r.startup_s,
@@ -500,7 +486,8 @@ def run(args, say: Callable[[str], None]) -> dict:
     if args.jobs < 1 or args.workers < 1 or args.rounds < 1:
         raise BenchError("--jobs, --workers and --rounds must be at least 1")
     with _connect(args.pg) as conn:
-        server_version = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
+        shown = conn.execute("SHOW server_version").fetchone()[0]
+        server_version = f"PostgreSQL {shown.split()[0]}"
     ours = {"auto": ["sqlite", "pg"] if pg_backend_available() else ["sqlite"],
             "both": ["sqlite", "pg"]}.get(args.ours, [args.ours])
     if "pg" in ours and not pg_backend_available():
