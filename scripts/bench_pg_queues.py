@@ -309,8 +309,10 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
     """
     command = _queuectl()
     payload = "\n".join(json.dumps({"command": "true"}) for _ in range(jobs))
+    # cwd: the temporary folder, so that a queuectl which took a URL for a path
+    # would leave its stray files there (removed with it), not in the user's folder.
     done = subprocess.run([*command, "--db", db, "enqueue", "-"], input=payload, text=True,
-                          capture_output=True)
+                          capture_output=True, cwd=folder)
     if done.returncode != 0:
         raise BenchError(f"queuectl enqueue failed: {done.stderr.strip()}")
     # The same question as for theirs: how many jobs are not yet recorded done.
@@ -319,9 +321,16 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
     span_sql = "SELECT min(started_at), max(finished_at), count(*) FROM job"
     log_path = os.path.join(folder, f"queuectl-{secrets.token_hex(3)}.log")
     with _ours_connection(db) as conn, open(log_path, "w") as log:
+        try:
+            waiting = conn.execute(remaining_sql).fetchone()[0]
+        except Exception as exc:  # sqlite3 or psycopg: no job table where we look
+            waiting = f"no job table ({type(exc).__name__})"
+        if waiting != jobs:
+            raise BenchError(f"queuectl: {waiting} jobs found in {masked(db)} after "
+                             f"enqueueing {jobs}")
         start, launched = time.monotonic(), time.time()
         procs = [subprocess.Popen([*command, "--db", db, "worker", "start", "--count",
-                                   str(workers)], stdout=log, stderr=log)]
+                                   str(workers)], stdout=log, stderr=log, cwd=folder)]
         try:
             wall = _time_until(lambda: conn.execute(remaining_sql).fetchone()[0] == 0,
                                start, procs, "queuectl")
