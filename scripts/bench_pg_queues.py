@@ -324,9 +324,10 @@ def run_ours(db: str, jobs: int, workers: int, folder: str) -> Result:
         try:
             waiting = conn.execute(remaining_sql).fetchone()[0]
         except Exception as exc:  # sqlite3 or psycopg: no job table where we look
-            waiting = f"no job table ({type(exc).__name__})"
+            raise BenchError(f"queuectl wrote no job table in {masked(db)} "
+                             f"({type(exc).__name__})") from None
         if waiting != jobs:
-            raise BenchError(f"queuectl: {waiting} jobs found in {masked(db)} after "
+            raise BenchError(f"queuectl: {waiting} jobs waiting in {masked(db)} after "
                              f"enqueueing {jobs}")
         start, launched = time.monotonic(), time.time()
         procs = [subprocess.Popen([*command, "--db", db, "worker", "start", "--count",
