@@ -58,8 +58,9 @@ SETTINGS = {
     "procrastinate": "`procrastinate worker --concurrency 1` per process (its default); "
                      "LISTEN/NOTIFY on, polling fallback 5 s (default); the sync task "
                      "runs in a thread (asgiref), as procrastinate runs sync tasks",
-    "pgqueuer": "pgqueuer.run(factory) per process (what `pgq run` calls; the CLI's "
-                "own `run` fails with typer 0.29); defaults: batch_size 10, "
+    "pgqueuer": "uvloop.run(pgqueuer.run(factory)) per process: what `pgq run` does "
+                "(the CLI itself fails with typer 0.29: 'str' object has no attribute "
+                "'name'); defaults: batch_size 10, "
                 "LISTEN/NOTIFY on, dequeue_timeout 30 s, status log flushed every 0.1 s; "
                 "asyncpg driver (its README's); "
                 "the spawn runs in a one-thread executor (pgqueuer entrypoints must be "
@@ -132,9 +133,10 @@ async def _enqueue(n):
 if __name__ == "__main__":
     if sys.argv[1] == "enqueue":
         asyncio.run(_enqueue(int(sys.argv[2])))
-    else:
+    else:  # what `pgq run tasks:factory` does (its event loop: uvloop)
         import pgqueuer
-        asyncio.run(pgqueuer.run("tasks:factory"))
+        import uvloop
+        uvloop.run(pgqueuer.run("tasks:factory"))
 '''
 
 
