@@ -49,11 +49,20 @@ def _workers(db: str, count: int):
     supervisor.start(count)
     try:
         lease = queue.config().lease_seconds
-        _wait_for(lambda: len(registry.live_workers(lease)) >= count, 15)
+        _wait_for(lambda: _live_workers(queue, lease) >= count, 15)
         yield queue
     finally:
         supervisor.shutdown(15)
         queue.close()
+
+
+def _live_workers(queue: JobQueue, lease: float) -> int:
+    """How many workers are up. Bridges the storage refactor (issue 11), where
+    ``live_workers`` takes the queue's storage; drop the old call after the merge."""
+    storage = getattr(queue, "storage", None)
+    if storage is not None:
+        return len(registry.live_workers(storage, lease))
+    return len(registry.live_workers(lease))
 
 
 def queue_throughput(db: str, jobs: int, workers: int) -> float:
