@@ -3,6 +3,10 @@
 
     python scripts/bench_pg_queues.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
         [--jobs 1000] [--workers 2] [--rounds 1] [--ours auto|sqlite|pg|both] [--json]
+        [--only procrastinate|pgqueuer] [--their-concurrency 1] [--venv-dir DIR]
+
+Runtime: ~25 s with --jobs 50 (most of it the two pip installs; ~10 s with
+--venv-dir reusing them), ~45 s with the defaults, ~1 min with --rounds 3.
 
 These are the PostgreSQL job queues a user would pick instead of queuectl;
 neither is a dependency of ours: each is pip-installed into a throwaway
@@ -15,12 +19,16 @@ otherwise (see SETTINGS).
 
 Two figures per queue, taken the same way for all:
 - wall: from launching the workers (jobs already enqueued) until the database
-  says all N are done, polled every 20 ms over one connection. Includes the
-  workers' start-up and any delay in recording completions.
+  says all N are done, polled every 20 ms over one connection (a query, not
+  `queuectl status --json`: a CLI process per poll would take ~0.2 s of CPU
+  from the workers on a 2-core machine). Includes the workers' start-up and any
+  delay in recording completions.
 - span: from the first job's start to the last job's end as the jobs saw them
   (their tasks append `start end` to a file; queuectl's own started_at and
   finished_at), so neither start-up nor recording lag counts.
-The spawn limit (N spawns in W plain processes, no queue) is the floor of both.
+The spawn limit (N spawns in W plain processes, no queue) bounds both: no
+queue runs these jobs faster. The header gives the server's durable-commit
+latency, which bounds every queue that commits per job (procrastinate, ours).
 The machine is shared and noisy: compare within one run, not across runs.
 """
 
