@@ -73,6 +73,8 @@ COMMANDS = {
     "bench": "queuectl_tui.cli.bench:bench",
     "web": "queuectl_tui.cli.web:web",
     "metrics": "queuectl_tui.cli.metrics:metrics",
+    "export": "queuectl_tui.cli.transfer:export_jobs",
+    "import": "queuectl_tui.cli.transfer:import_jobs",
 }
 
 
