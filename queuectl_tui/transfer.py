@@ -170,13 +170,14 @@ def read_jsonl(lines: Iterable[bytes]) -> Iterator[dict]:
         if blank_since is not None:
             raise InvalidInput(f"line {blank_since}: empty line")
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
         except UnicodeDecodeError:
             raise InvalidInput(f"line {number}: not valid UTF-8") from None
         try:
             record = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}: invalid JSON: {exc}") from None
+            raise InvalidInput(f"line {number}, column {exc.colno}: invalid JSON: {exc.msg}"
+                               ) from None
         except RecursionError:
             raise InvalidInput(f"line {number}: invalid JSON: nested too deeply") from None
         except ValueError as exc:
