@@ -225,9 +225,9 @@ def import_records(queue: JobQueue, records: Iterable[dict],
             batch.append((number, job, history))
             size += len(job["output"] or "") + len(job["command"]) + len(job["last_error"] or "")
             if len(batch) >= BATCH_JOBS or size >= BATCH_CHARS:
-                attempts += _insert(batch)
+                attempts += _insert(queue, batch)
                 batch, size = [], 0
-        attempts += _insert(batch)
+        attempts += _insert(queue, batch)
         total = number - 1
         expected = header.get("jobs")
         if expected is not None and expected != total:
@@ -238,7 +238,7 @@ def import_records(queue: JobQueue, records: Iterable[dict],
                         settings if apply_settings else {})
 
 
-def _insert(batch: list[tuple[int, dict, list[dict]]]) -> int:
+def _insert(queue: JobQueue, batch: list[tuple[int, dict, list[dict]]]) -> int:
     """One batch of jobs and their attempt rows, after checking that no id is taken
     (in the database, by an earlier batch, or twice in this one). Returns the number
     of attempt rows. Checked before inserting, not caught from the insert: on
@@ -257,11 +257,24 @@ def _insert(batch: list[tuple[int, dict, list[dict]]]) -> int:
         first = min(taken, key=lines.__getitem__)
         raise Conflict(f"line {lines[first]}: job id {first!r} already exists (in the database"
                        " or earlier in the file); nothing was imported")
-    Job.insert_many([job for _, job, _ in batch]).execute()
-    rows = [dict(attempt, job=job["id"]) for _, job, history in batch for attempt in history]
-    for start in range(0, len(rows), BATCH_JOBS):
-        Attempt.insert_many(rows[start : start + BATCH_JOBS]).execute()
-    return len(rows)
+    _insert_rows(queue, Job, JOB_FIELDS, [job for _, job, _ in batch])
+    attempts = [dict(attempt, job=job["id"]) for _, job, history in batch for attempt in history]
+    _insert_rows(queue, Attempt, ("job", *ATTEMPT_FIELDS), attempts)
+    return len(attempts)
+
+
+def _insert_rows(queue: JobQueue, model: type[peewee.Model], names: tuple[str, ...],
+                 rows: list[dict]) -> None:
+    """Insert ``rows`` with the model's one-row INSERT, as Peewee writes it for this
+    database's dialect, executed once per row by the driver (executemany). Building
+    a many-row INSERT through the ORM instead cost 4 of the 5 seconds an import of
+    20,000 jobs took."""
+    if not rows:
+        return
+    fields = [model._meta.fields[name] for name in names]
+    statement, _ = model.insert_many([(None,) * len(fields)], fields=fields).returning().sql()
+    queue.db.cursor().executemany(statement, [tuple(row[name] for name in names)
+                                              for row in rows])
 
 
 def _check_header(header: dict) -> dict[str, int | float]:
