@@ -303,7 +303,9 @@ def test_an_id_twice_in_the_file_refuses_the_import(make_db):
      "line 1: unknown config key 'colour' (known keys: max-retries, backoff-base,"
      " backoff-max, poll-interval, job-timeout, lease-seconds, output-limit, tui-workers)"),
     (lambda ls: ls.clear(), "the file is empty: not a queuectl export"),
-])
+], ids=["bad-json", "bad-state", "no-command", "text-time", "nan", "bad-id", "unknown-field",
+        "array", "not-utf8", "blank-line", "cut-short", "newer-version", "no-header",
+        "bad-setting", "unknown-setting", "empty"])
 def test_a_bad_line_is_named_and_nothing_is_imported(make_db, change, error):
     target = make_db("target")
     with opened(target) as queue:
@@ -387,6 +389,22 @@ def test_export_to_a_file_state_filter_no_settings_and_json(make_db, tmp_path):
     missing = queuectl(target, "import", str(tmp_path / "nope.jsonl"), check=False)
     assert (missing.returncode, missing.err) == (
         1, f"Error: cannot read {tmp_path / 'nope.jsonl'}: No such file or directory\n")
+
+
+def test_export_warns_while_workers_are_registered(make_db):
+    """Idle workers keep taking jobs after the export: the user is told to stop them."""
+    from queuectl_tui import registry
+
+    source = make_db("source")
+    with opened(source) as queue:
+        queue.enqueue([JobSpec(command="true", id="one")])
+        queue.prepare_worker()
+        registry.register("testhost-2-1", "cli")  # this (live) process stands in for one
+    result = queuectl(source, "export")
+    assert result.err == ("Warning: 1 worker is running on this database; what they do from"
+                          " now on is not in the export (stop them before moving a queue:"
+                          " queuectl worker stop)\nExported 1 job\n")
+    assert result.out.count("\n") == 2
 
 
 def test_export_into_a_closed_pipe_prints_no_traceback(make_db):
