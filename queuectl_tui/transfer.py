@@ -93,7 +93,8 @@ def _stream(queue: JobQueue, query: peewee.Query) -> Iterator:
 
 def export_records(queue: JobQueue, states: Iterable[str] | None = None,
                    force: bool = False) -> Iterator[dict]:
-    """The header, then one record per job (in ``states``, default all), oldest first.
+    """The header, then one record per job (in ``states``, default all), oldest first
+    (state by state, in the order given, when filtered).
 
     Read in one snapshot, so the jobs, their history and the header's count agree
     even if workers are busy meanwhile. Refused with ``Conflict`` (raised by the
@@ -101,7 +102,7 @@ def export_records(queue: JobQueue, states: Iterable[str] | None = None,
     exported, unless ``force``: see the module's docstring."""
     wanted = _check_states(states)
     with _read_snapshot(queue):
-        selection = Job.select(*[Job._meta.fields[name] for name in JOB_FIELDS])
+        selection = Job.select()
         if wanted is not None:
             selection = selection.where(Job.state.in_(wanted))
         running = (0 if wanted is not None and "processing" not in wanted
@@ -118,15 +119,22 @@ def export_records(queue: JobQueue, states: Iterable[str] | None = None,
             "jobs": selection.count(),
             "settings": dict(queue.config().items()),
         }
-        batch: list[dict] = []
-        size = 0
-        for row in _stream(queue, selection.order_by(Job.created_at, Job.id).dicts()):
-            batch.append(row)
-            size += len(row["output"] or "") + len(row["command"]) + len(row["last_error"] or "")
-            if len(batch) >= BATCH_JOBS or size >= BATCH_CHARS:
-                yield from _with_history(queue, batch)
-                batch, size = [], 0
-        yield from _with_history(queue, batch)
+        # One state at a time when filtered: each is then read in the order of its
+        # index (state, created_at), where ``state IN (...)`` would sort them all first.
+        for state in wanted or [None]:
+            query = Job.select(*[Job._meta.fields[name] for name in JOB_FIELDS])
+            if state is not None:
+                query = query.where(Job.state == state)
+            batch: list[dict] = []
+            size = 0
+            for row in _stream(queue, query.order_by(Job.created_at).dicts()):
+                batch.append(row)
+                size += (len(row["output"] or "") + len(row["command"])
+                         + len(row["last_error"] or ""))
+                if len(batch) >= BATCH_JOBS or size >= BATCH_CHARS:
+                    yield from _with_history(queue, batch)
+                    batch, size = [], 0
+            yield from _with_history(queue, batch)
 
 
 def _with_history(queue: JobQueue, jobs: list[dict]) -> Iterator[dict]:

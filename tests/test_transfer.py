@@ -203,7 +203,7 @@ def test_the_file_is_a_header_then_one_line_per_job_with_exact_epoch_times(make_
     assert header["exported_at"].endswith("Z") and header["jobs"] == 2
     assert header["settings"]["max_retries"] == 2 and "database_id" not in header["settings"]
     jobs = [json.loads(line) for line in lines[1:-1]]
-    assert [j["id"] for j in jobs] == ["doomed", "failing"]  # oldest first
+    assert [j["id"] for j in jobs] == ["failing", "doomed"]  # state by state, as asked
     assert set(jobs[0]) == {*transfer.JOB_FIELDS, "attempts_history"}
     assert jobs[0]["created_at"] == stored["doomed"].created_at  # the same float
     assert [a["error"] for a in jobs[0]["attempts_history"]] == [
