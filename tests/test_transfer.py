@@ -204,9 +204,10 @@ def test_the_file_is_a_header_then_one_line_per_job_with_exact_epoch_times(make_
     assert header["settings"]["max_retries"] == 2 and "database_id" not in header["settings"]
     jobs = [json.loads(line) for line in lines[1:-1]]
     assert [j["id"] for j in jobs] == ["failing", "doomed"]  # state by state, as asked
-    assert set(jobs[0]) == {*transfer.JOB_FIELDS, "attempts_history"}
-    assert jobs[0]["created_at"] == stored["doomed"].created_at  # the same float
-    assert [a["error"] for a in jobs[0]["attempts_history"]] == [
+    doomed = jobs[1]
+    assert set(doomed) == {*transfer.JOB_FIELDS, "attempts_history"}
+    assert doomed["created_at"] == stored["doomed"].created_at  # the same float
+    assert [a["error"] for a in doomed["attempts_history"]] == [
         f"exit code 3: {ODD_TEXT}", "timed out"]
     assert b"\x1b" not in b"".join(lines)  # escapes are JSON-escaped, never raw
 
