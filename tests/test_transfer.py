@@ -30,6 +30,7 @@ from queuectl_tui.errors import Conflict, InvalidInput
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.store import Attempt, Job, Setting
+from tests.conftest import wait_for
 
 WORKER = "testhost-1-1"
 # Job text that must come back byte for byte: unicode, Rich/Textual markup, terminal
@@ -406,6 +407,35 @@ def test_export_warns_while_workers_are_registered(make_db):
                           " now on is not in the export (stop them before moving a queue:"
                           " queuectl worker stop)\nExported 1 job\n")
     assert result.out.count("\n") == 2
+
+
+def test_an_idle_worker_starts_an_imported_job_at_once(make_db):
+    """The import wakes the idle workers: they start its jobs within milliseconds,
+    where polling (capped by a worker's housekeeping, about a second) would take
+    half a second on average. The median of 5 imports tells the two apart."""
+    target = make_db("target")
+    queuectl(target, "config", "set", "poll-interval", "60")
+    env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_DEBUG"}
+    worker = subprocess.Popen([sys.executable, "-m", "queuectl_tui", "--db", target, "worker",
+                               "start"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: json.loads(queuectl(target, "worker", "list", "--json").out),
+                 message="the worker to register")
+        delays = []
+        with opened(target) as queue:
+            for n in range(5):
+                import_bytes(queue, many_jobs(1, prefix=f"w{n}"), apply_settings=False)
+                imported = time.time()
+                started = wait_for(lambda n=n: queue.get(f"w{n}00000").started_at,
+                                   message="the worker to start the imported job")
+                delays.append(started - imported)
+        delays.sort()
+        print(f"\nimported job started after {', '.join(f'{d * 1000:.0f}' for d in delays)} ms")
+        assert delays[2] < 0.2
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 def test_export_into_a_closed_pipe_prints_no_traceback(make_db):
