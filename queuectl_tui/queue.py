@@ -518,16 +518,15 @@ class JobQueue:
 
     def get(self, job_id: str, output_tail: int | None = None) -> Job:
         """One job. With ``output_tail``, ``job.output`` holds only the last
-        ``output_tail`` characters of the captured output (SQLite cuts it, so a large
-        output is never loaded) and ``job.output_bytes`` its whole size in bytes."""
+        ``output_tail`` characters of the captured output (the database cuts it, so a
+        large output is never loaded) and ``job.output_bytes`` its whole size in bytes."""
         _storable(job_id)
         query = Job.select()
         if output_tail is not None:
             fields = [f for f in Job._meta.sorted_fields if f is not Job.output]
             query = Job.select(
                 *fields,
-                peewee.fn.substr(Job.output, -max(output_tail, 1)).alias("output"),
-                peewee.fn.length(Job.output.cast("BLOB")).coerce(False).alias("output_bytes"),
+                *self.storage.output_tail_columns(Job.output, max(output_tail, 1)),
             )
         job = query.where(Job.id == job_id).get_or_none()
         if job is None:
@@ -574,7 +573,7 @@ class JobQueue:
         fields of ``Job`` but its output, read as they are consumed: `list --json`
         on 150,000 jobs needs neither a model object per row nor a list of them."""
         query = self._matching(state, None).order_by(Job.created_at)
-        return iter(query.namedtuples().iterator())
+        return self.storage.iterate(query.namedtuples())
 
     def page(
         self,
@@ -605,6 +604,11 @@ class JobQueue:
         if search:
             query = query.where(Job.id.contains(search) | Job.command.contains(search))
         return query
+
+    def lease_offset(self) -> float:
+        """Add to a lease or heartbeat (a reading of the storage's lease clock,
+        negated when suspect: take ``abs``) to get wall-clock time, for display."""
+        return self.storage.now() - self.storage.clock()
 
     # --- change detection ----------------------------------------------------
 

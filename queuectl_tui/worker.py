@@ -150,7 +150,7 @@ class Worker:
 
     def housekeeping(self) -> None:
         if not self.storage.still_there():
-            raise DatabaseGone(f"the database {self.storage.location} was removed or replaced")
+            raise DatabaseGone(f"the database file {self.storage.location} was removed or replaced")
         self.config = self.queue.config()
         self.next_housekeeping = time.monotonic() + min(
             MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3

@@ -280,6 +280,12 @@ class Storage:
         """A number that changes whenever anyone commits: the TUI's cheap check."""
         raise NotImplementedError
 
+    def output_tail_columns(self, column: peewee.Field, tail: int) -> tuple:
+        """Two select expressions for a text column: its last ``tail`` characters
+        aliased "output", and its whole size in bytes aliased "output_bytes" (what
+        `queuectl show` reads of a large output, computed in the database)."""
+        raise NotImplementedError
+
     def iterate(self, query: peewee.Query) -> Iterator:
         """Stream a big query's rows without loading them all."""
         return iter(query.iterator())

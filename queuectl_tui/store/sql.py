@@ -116,6 +116,14 @@ class SqlStorage(Storage):
     def snapshot(self) -> AbstractContextManager:
         return self.db.atomic()
 
+    def output_tail_columns(self, column: peewee.Field, tail: int) -> tuple:
+        """Standard SQL (PostgreSQL; SQLite only from 3.43, hence its override)."""
+        length = peewee.fn.char_length(column)
+        text = peewee.Case(None, [(length > tail, peewee.fn.substr(column, length - tail + 1))],
+                           column)
+        return (text.alias("output"),
+                peewee.fn.octet_length(column).coerce(False).alias("output_bytes"))
+
     # --- settings ------------------------------------------------------------
 
     def settings(self) -> dict[str, str]:

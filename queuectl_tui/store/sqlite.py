@@ -572,6 +572,11 @@ class SqliteStorage(SqlStorage):
     def clock_epoch(self) -> str | None:
         return boot_id()
 
+    def output_tail_columns(self, column: peewee.Field, tail: int) -> tuple:
+        # A negative start counts from the end; a BLOB's length is in bytes.
+        return (peewee.fn.substr(column, -tail).alias("output"),
+                peewee.fn.length(column.cast("BLOB")).coerce(False).alias("output_bytes"))
+
     # --- enqueue ---------------------------------------------------------------
 
     def insert_jobs(self, rows: Sequence[tuple]) -> None:
