@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,3 +62,24 @@ def test_the_domain_worker_and_registry_hold_no_sql():
     for name in ("queue.py", "worker.py", "registry.py", "metrics.py"):
         text = (ROOT / "queuectl_tui" / name).read_text()
         assert not pattern.search(text), f"{name}: {pattern.search(text).group(0)}"
+
+
+def test_a_postgresql_url_without_the_driver_names_the_extra(tmp_path):
+    """Where psycopg is not installed, a PostgreSQL URL is one line that says how to
+    get it (no traceback, exit 1); a path still opens SQLite."""
+    from queuectl_tui import store
+
+    assert store.is_database_url("postgresql://u@h/db")
+    assert store.is_database_url("postgres://u@h/db")
+    assert not store.is_database_url(str(tmp_path / "postgresql.db"))
+    if not (ROOT / "queuectl_tui" / "store" / "postgres.py").exists():
+        pytest.skip("store/postgres.py is not on this branch yet")
+    hide = ("import sys; sys.modules['psycopg'] = None; "  # import psycopg -> ModuleNotFoundError
+            "sys.argv[0] = 'queuectl'; from queuectl_tui.cli import main; main(sys.argv[1:])")
+    result = subprocess.run(
+        [sys.executable, "-c", hide, "--db", "postgresql://nobody:secret@127.0.0.1:1/x",
+         "status"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: PostgreSQL support needs the driver: pip install 'queuectl-tui[postgres]'"]
+    assert "secret" not in result.stdout + result.stderr
