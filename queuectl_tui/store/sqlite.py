@@ -580,10 +580,9 @@ class SqliteStorage(SqlStorage):
     # --- enqueue ---------------------------------------------------------------
 
     def insert_jobs(self, rows: Sequence[tuple]) -> None:
-        stamp = None
+        # run_at None: now, the enqueue's own stamp (updated_at), on this one clock.
         if any(row[6] is None for row in rows):
-            stamp = now()
-            rows = [row if row[6] is not None else (*row[:6], stamp, *row[7:])
+            rows = [row if row[6] is not None else (*row[:6], row[8], *row[7:])
                     for row in rows]
         with self.db.atomic():
             self.db.cursor().executemany(BULK_INSERT_SQL, rows)
