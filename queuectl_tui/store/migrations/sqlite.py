@@ -87,9 +87,20 @@ _TO_1: tuple[str, ...] = (
 # a lookup the state index answers cheaply (only a handful of jobs run at once).
 _TO_2: tuple[str, ...] = ("DROP INDEX IF EXISTS job_lease",)
 
-# --- Version 3: the sort indexes, chosen against the hot path (store.SORT_INDEXES
-# explains which sorts are indexed and why): two that a claim or finish never
-# changes, and partial indexes on dead jobs that a row enters only when it dies.
+# --- Version 3: the sorts the TUI offers (queue.SORT_COLUMNS), chosen against the
+# hot path: an index whose columns a claim or a finish changes (state, attempts,
+# updated_at) adds pages to every commit, and so to the WAL (8 such indexes
+# tripled the WAL written per job). So:
+# - the DLQ pane (state = 'dead', every sort): partial indexes; a row enters them
+#   only when it dies, so they cost the hot path nothing. SQLite uses a partial
+#   index for ``state = ?`` when the bound value matches (it re-prepares per value);
+# - the Jobs pane without a state filter: priority and run_at (columns that do not
+#   change while a job runs); created_at, state and id sorts use job_created,
+#   job_state_created and the primary key;
+# - not indexed: updated_at and attempts (every claim or finish changes them: an
+#   index on updated_at alone added ~25% to the WAL per job), and sorts other than
+#   created within a state other than dead: these sort the state's rows in a
+#   temporary B-tree (see README). created_at is the tie-breaker JobQueue.page adds.
 # "IF NOT EXISTS" as shipped; SQLite stores the text without it.
 _SORT_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
