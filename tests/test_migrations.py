@@ -118,7 +118,7 @@ def test_steps_from_empty_rebuild_each_shipped_version(tmp_path, version):
     conn = _connect(tmp_path / "steps.db")
     conn.execute("BEGIN IMMEDIATE")
     for step in range(1, version + 1):
-        migrations._run(conn.execute, migrations.STEPS[step])
+        migrations.run_step(conn.execute, migrations.STEPS[step])
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("COMMIT")
     shipped = _connect(_copy(version, tmp_path / "shipped.db"))

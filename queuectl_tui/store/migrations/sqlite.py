@@ -142,7 +142,8 @@ CREATE: tuple[str, ...] = (
 )
 
 
-def _run(execute: Execute, step: Step) -> None:
+def run_step(execute: Execute, step: Step) -> None:
+    """One step (or ``CREATE``), with no version bookkeeping: ``apply`` does that."""
     if callable(step):
         step(execute)
     else:
@@ -167,8 +168,8 @@ def apply(execute: Execute, current: int) -> None:
     if current == SCHEMA_VERSION:
         return
     if current == 0:
-        _run(execute, CREATE)
+        run_step(execute, CREATE)
     else:
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            _run(execute, STEPS[version])
+            run_step(execute, STEPS[version])
     execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
