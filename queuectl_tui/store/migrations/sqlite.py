@@ -21,7 +21,9 @@ this), no Peewee, no sqlite3: it only needs something that executes SQL.
 History (versions as shipped on main; see tests/data/sqlite/README.md):
 1. first release (d84406e): four tables by Peewee, runnable/lease/state/created indexes;
 2. (ebb2cac) the lease index dropped;
-3. (8875ec8, indexes as of a000f05) application id, ``worker.doorbell``, sort indexes.
+3. (8875ec8, indexes as of a000f05) application id, ``worker.doorbell``, sort indexes;
+4. the sort indexes of every version-3 file made the same (version 3 shipped
+   with three different sets).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # PRAGMA application_id of every queuectl database ("QCTL"): set by step 3 and CREATE.
 APPLICATION_ID = 0x5143544C
 
@@ -129,7 +131,20 @@ def _to_3(execute: Execute) -> None:
         execute(statement)
 
 
-STEPS: dict[int, Step] = {1: _TO_1, 2: _TO_2, 3: _to_3}
+# --- Version 4: version 3 shipped with three sets of sort indexes (8875ec8's
+# eight on updated_at, priority, attempts and run_at with and without state;
+# 409db57's, without job_dead_id; a000f05's, step 3 above), and a file at
+# version 3 keeps the set it was made with. The first set costs every claim
+# and finish (the WAL per job); both early sets lack DLQ sort indexes. Every
+# statement is idempotent, so one step serves all three.
+_TO_4: tuple[str, ...] = (
+    *(f"DROP INDEX IF EXISTS {name}"
+      for name in ("job_state_updated", "job_updated", "job_state_priority",
+                   "job_state_attempts", "job_attempts", "job_state_run_at")),
+    *_SORT_INDEXES,
+)
+
+STEPS: dict[int, Step] = {1: _TO_1, 2: _TO_2, 3: _to_3, 4: _TO_4}
 
 # A new database at SCHEMA_VERSION, in one go (same order as a file made by the
 # shipped version 3, so sqlite_master lists the same objects in the same order).
