@@ -540,7 +540,10 @@ class JobQueue:
         runs = list(Attempt.select().where(Attempt.job == job_id).order_by(Attempt.id))
         if job is None:
             job = Job.get_or_none(Job.id == job_id)
-        if job is not None and job.state == "completed":
+        # A queuectl before 309449a (schema 1) also wrote the successful run as an
+        # attempt row (failed runs always carry an error): not shown twice.
+        if job is not None and job.state == "completed" and not (
+                runs and runs[-1].number == job.attempts and runs[-1].error is None):
             runs.append(Attempt(job=job.id, number=job.attempts, worker_id=job.worker_id,
                                 started_at=job.started_at, finished_at=job.finished_at,
                                 exit_code=job.exit_code, error=None, retry_at=None))

@@ -73,20 +73,19 @@ class ImportCounts(NamedTuple):
 # --- where the transactions are (one place each: a one-line change per backend) ------
 
 def _read_snapshot(queue: JobQueue) -> AbstractContextManager:
-    """One consistent view for the whole export, without the write lock (after the
-    storage refactor: ``queue.storage.snapshot()``)."""
-    return queue.db.atomic("DEFERRED")
+    """One consistent view for the whole export, without the write lock."""
+    return queue.storage.snapshot()
 
 
 def _write_transaction(queue: JobQueue) -> AbstractContextManager:
-    """The import's one write transaction (after the refactor: ``queue.storage.write()``)."""
-    return queue.db.atomic()
+    """The import's one write transaction."""
+    return queue.storage.write()
 
 
 def _stream(queue: JobQueue, query: peewee.Query) -> Iterator:
-    """Rows as they are read, never the whole result (after the refactor:
-    ``queue.storage.iterate(query)``, a server-side cursor on PostgreSQL)."""
-    return iter(query.iterator())
+    """Rows as they are read, never the whole result (a server-side cursor on
+    PostgreSQL)."""
+    return queue.storage.iterate(query)
 
 
 # --- export --------------------------------------------------------------------------

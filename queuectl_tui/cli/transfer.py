@@ -37,7 +37,7 @@ def export_jobs(app: AppContext, states: tuple[str, ...], output: Path | None,
     from queuectl_tui.transfer import export_records, write_jsonl
 
     # Before the export's read snapshot opens: the listing sweeps dead workers' rows.
-    workers = len(registry.live_workers(app.queue.config().lease_seconds))
+    workers = len(registry.live_workers(app.queue.storage, app.queue.config().lease_seconds))
     records = export_records(app.queue, [s.lower() for s in states] or None, force=force)
     header = next(records)  # a refusal comes here, before a byte is written anywhere
     records = itertools.chain([header], records)

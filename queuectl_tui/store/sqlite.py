@@ -24,82 +24,26 @@ from queuectl_tui import files
 from queuectl_tui.errors import StoreError
 from queuectl_tui.host import hostname
 from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome, Waiter
-from queuectl_tui.store.sql import MODELS, SqlStorage, database_proxy
+from queuectl_tui.store.migrations import sqlite as migrations
+from queuectl_tui.store.sql import SqlStorage, database_proxy
 from queuectl_tui.timeutil import boot_id, lease_clock, now
 
-SCHEMA_VERSION = 3
-# PRAGMA application_id of every queuectl database ("QCTL"), set when it is created
-# or upgraded to version 3: how a file is recognised as ours before anything is written.
-APPLICATION_ID = 0x5143544C
+# The schema is frozen in migrations/sqlite.py (one step per version, written out as
+# it shipped, never taken from the models). APPLICATION_ID ("QCTL") is how a file is
+# recognised as ours before anything is written (see _inspect).
+SCHEMA_VERSION = migrations.SCHEMA_VERSION
+APPLICATION_ID = migrations.APPLICATION_ID
 # Tables a queuectl database of version 1 or 2 (before the application id) has.
 QUEUECTL_TABLES = frozenset({"job", "attempt", "worker", "setting"})
 # How long a statement waits for another process's lock before "database is locked".
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
 
-# The claim's ORDER BY must match job_runnable exactly, and the query must spell
-# the same literal IN list: SQLite only uses a partial index when the query's
-# WHERE implies the index's WHERE textually, and a bound parameter does not.
-# The hot queries also name their index (INDEXED BY): without statistics the
-# planner prefers job_state_created for the claim and sorts in a temporary B-tree.
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_runnable ON job (priority DESC, run_at, created_at)"
-    " WHERE state IN ('pending', 'failed')",
-    "CREATE INDEX IF NOT EXISTS job_state_created ON job (state, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_created ON job (created_at)",
-)
-
-
-def _migrate_to_1(db: SqliteDatabase) -> None:
-    db.create_tables(MODELS, safe=True)
-    for statement in _INDEXES:
-        db.execute_sql(statement)
-
-
-def _migrate_to_2(db: SqliteDatabase) -> None:
-    # Version 1 kept a partial index on running jobs' leases. Every claim, finish
-    # and lease renewal had to maintain it, for a lookup that the state index
-    # already answers cheaply (only a handful of jobs are ever running).
-    db.execute_sql("DROP INDEX IF EXISTS job_lease")
-
-
-# The sorts the TUI offers (queue.SORT_COLUMNS), chosen against the hot path: an
-# index whose columns a claim or a finish changes (state, attempts, updated_at)
-# adds pages to every commit, and so to the WAL (8 such indexes tripled the WAL
-# written per job). So:
-# - the DLQ pane (state = 'dead', every sort): partial indexes; a row enters them
-#   only when it dies, so they cost the hot path nothing. SQLite uses a partial
-#   index for ``state = ?`` when the bound value matches (it re-prepares per value);
-# - the Jobs pane without a state filter: priority and run_at (columns that do not
-#   change while a job runs); created_at, state and id sorts use job_created,
-#   job_state_created and the primary key;
-# - not indexed: updated_at and attempts (every claim or finish changes them: an
-#   index on updated_at alone added ~25% to the WAL per job), and sorts other than
-#   created within a state other than dead: these sort the state's rows in a
-#   temporary B-tree (see README). created_at is the tie-breaker JobQueue.page adds.
-SORT_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_run_at ON job (run_at, created_at)",
-    *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
-      " WHERE state = 'dead'"
-      for name, column in (("updated", "updated_at"), ("priority", "priority"),
-                           ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
-)
-
-
-def _migrate_to_3(db: SqliteDatabase) -> None:
-    # The application id marks the file as ours (see _inspect), the doorbell
-    # column holds each worker's unpredictable wake-up address, and the sort
-    # indexes keep the TUI's pages index-ordered at a million rows.
-    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    columns = {row[1] for row in db.execute_sql("PRAGMA table_info(worker)").fetchall()}
-    if "doorbell" not in columns:  # a version-1 file made by this code already has it
-        db.execute_sql("ALTER TABLE worker ADD COLUMN doorbell TEXT")
-    for statement in SORT_INDEXES:
-        db.execute_sql(statement)
-
-
-# version -> function that brings a database from version-1 to version.
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+# The indexes are in migrations/sqlite.py. The claim's ORDER BY must match
+# job_runnable exactly, and the query must spell the same literal IN list: SQLite
+# only uses a partial index when the query's WHERE implies the index's WHERE
+# textually, and a bound parameter does not. The hot queries also name their
+# index (INDEXED BY): without statistics the planner prefers job_state_created
+# for the claim and sorts in a temporary B-tree.
 
 # Largest WAL file kept after a checkpoint resets it (SQLite truncates it to this),
 # and the size past which a worker forces a checkpoint (``checkpoint_if_large``).
@@ -177,7 +121,7 @@ def open_database(path: str | os.PathLike[str], allow_shared: bool | None = None
         if sticky:  # a sidecar swapped in between the claim and SQLite's open
             files.claim_sidecars(path, create=False)
         if version != SCHEMA_VERSION:
-            _upgrade(db, path, version)
+            _upgrade(db, path)
         fit_checkpoints_to_free_space(db)
     except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
@@ -228,19 +172,18 @@ def _inspect(path: str) -> int:
                      " refusing to touch it")
 
 
-def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
-    """Create or upgrade the schema; safe when several processes race to do it."""
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer queuectl (schema {version}, this one "
-            f"knows {SCHEMA_VERSION}); upgrade queuectl"
-        )
+def _upgrade(db: SqliteDatabase, path: str) -> None:
+    """Create or upgrade the schema (migrations/sqlite.py); safe when several
+    processes race to do it."""
     with db.atomic():
         # Re-read under the write lock: another process may have just done it.
         current = db.execute_sql("PRAGMA user_version").fetchone()[0]
-        for target in range(current + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[target](db)
-            db.execute_sql(f"PRAGMA user_version = {int(target)}")
+        if current > SCHEMA_VERSION:  # a newer queuectl got there first
+            raise StoreError(
+                f"{path} was written by a newer queuectl (schema {current}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade queuectl"
+            )
+        migrations.apply(db.execute_sql, current)
 
 
 # --- Errors: what a failed statement means for the user ------------------------
