@@ -152,7 +152,9 @@ def cli_startup(runs: int = 15) -> tuple[float, float]:
     folder = tempfile.mkdtemp(prefix="queuectl-bench-cli-")
     db = os.path.join(folder, "cli.db")
     status = [*_queuectl_command(), "--db", db, "status"]
-    bare = [sys.executable, "-c", "import click, peewee, sqlite3"]
+    # queuectl_tui imports peewee with the PostgreSQL drivers hidden (see there), as
+    # `status` does: a bare `import peewee` would load psycopg where it is installed.
+    bare = [sys.executable, "-c", "import click, sqlite3, queuectl_tui"]
     subprocess.run(status, capture_output=True, check=True)
 
     def median(command: list[str]) -> float:

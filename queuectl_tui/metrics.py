@@ -65,7 +65,7 @@ def collect(queue: JobQueue, since: float | None = None) -> Snapshot:
         for state in STATES:
             jobs.setdefault((queue_name, state), 0)
 
-    live = registry.live_workers(queue.config().lease_seconds)
+    live = registry.live_workers(queue.storage, queue.config().lease_seconds)
     workers = {"running": 0, "stopping": 0}
     for worker in live:
         workers[worker.state] = workers.get(worker.state, 0) + 1
@@ -79,7 +79,7 @@ def collect(queue: JobQueue, since: float | None = None) -> Snapshot:
     completed = finished_since("completed")
     pickup_count, pickup_seconds = (
         completed.select(peewee.fn.COUNT(Job.id),
-                         peewee.fn.TOTAL(Job.started_at - Job.run_at))
+                         peewee.fn.COALESCE(peewee.fn.SUM(Job.started_at - Job.run_at), 0.0))
         .where(Job.started_at.is_null(False)).scalar(as_tuple=True))
     failed_attempts = Attempt.select()
     if since is not None:

@@ -1,8 +1,9 @@
 """The domain: every change of a job's state, each in one transaction.
 
 Nothing else in the package moves a job between states. The faces (CLI, TUI)
-and the worker call these methods; the store supplies the models and the fixed
-SQL of the hot path.
+and the worker call these methods; the storage (``store.base.Storage``, one
+class per backend) supplies the models, the transactions and the hot path's
+statements. Nothing here knows SQL or which database it runs on.
 
 Delivery is at-least-once: a job is claimed with a lease that its worker
 renews; if the worker dies, the lease runs out, and ``recover_expired`` counts
@@ -15,19 +16,18 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import peewee
 
 from queuectl_tui import store
 from queuectl_tui.config import SETTINGS, Config, normalize_key
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound, QueueError
-from queuectl_tui.store import Attempt, Job, Setting
-from queuectl_tui.timeutil import boot_id, lease_clock, now
+from queuectl_tui.host import hostname
+from queuectl_tui.store import DATABASE_ID_KEY, LEASE_BOOT_KEY, Attempt, Job, Storage
+from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome
 
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
@@ -47,15 +47,8 @@ _IN_CHUNK = 500  # bound parameters per IN (...) lookup, well under SQLite's lim
 BULK_CHUNK = 500
 
 
-class Claimed(NamedTuple):
-    """A job a worker holds: just what it needs to run and record it."""
-
-    id: str
-    command: str
-    attempts: int
-    max_retries: int
-    timeout: float | None
-    started_at: float
+# A job a worker holds: just what it needs to run and record it.
+Claimed = ClaimedRow
 
 
 def new_job_id() -> str:
@@ -84,30 +77,31 @@ class JobQueue:
     refuses every change with one ``ReadOnly`` error, and skips the lease recovery
     that reads otherwise do (the workers and other commands still do it)."""
 
-    def __init__(self, db: peewee.SqliteDatabase, read_only: bool = False):
-        self.db = db
+    def __init__(self, storage: Storage, read_only: bool = False):
+        self.storage = storage
+        self.db = storage.db  # the Peewee database the models are bound to
         self.read_only = read_only
-        self._boot_checked = False  # leases of an earlier boot taken back (once per open)
+        self._boot_checked = False  # leases of an earlier clock era taken back (once per open)
 
     @classmethod
-    def open(cls, path, read_only: bool = False) -> JobQueue:
-        return cls(store.open_store(path), read_only=read_only)
+    def open(cls, target, read_only: bool = False, create: bool = True) -> JobQueue:
+        """Open a SQLite path or a PostgreSQL URL (see ``store.open_store``)."""
+        return cls(store.open_store(target, create=create), read_only=read_only)
 
     def close(self) -> None:
-        self.db.close()
+        self.storage.close()
 
     # --- configuration -------------------------------------------------------
 
     def config(self) -> Config:
-        rows = self.db.execute_sql("SELECT key, value FROM setting").fetchall()
-        return Config.from_stored(dict(rows))
+        return Config.from_stored(self.storage.settings())
 
     @_changes
     def set_config(self, key: str, raw: object) -> int | float:
         """Validate and save one setting; returns the stored value."""
         name = normalize_key(key)
         value = SETTINGS[name].parse(raw)
-        Setting.replace(key=name, value=str(value)).execute()
+        self.storage.set_setting(name, str(value))
         return value
 
     # --- enqueue -------------------------------------------------------------
@@ -118,7 +112,7 @@ class JobQueue:
         if not specs:
             raise InvalidInput("no jobs to enqueue")
         config = self.config()
-        stamp = now()
+        stamp = self.storage.now()
         ids = [spec.id or new_job_id() for spec in specs]
         seen: set[str] = set()
         for job_id in ids:
@@ -133,7 +127,7 @@ class JobQueue:
                 spec.priority,
                 config.max_retries if spec.max_retries is None else spec.max_retries,
                 spec.timeout,
-                stamp if spec.run_at is None else spec.run_at,
+                spec.run_at,  # None: the storage's now
                 # created_at orders equal-priority jobs; keep input order within a batch.
                 stamp + index * 1e-6,
                 stamp,
@@ -141,9 +135,8 @@ class JobQueue:
             for index, (job_id, spec) in enumerate(zip(ids, specs, strict=True))
         ]
         try:
-            with self.db.atomic():
-                self.db.cursor().executemany(store.BULK_INSERT_SQL, rows)
-        except (peewee.IntegrityError, sqlite3.IntegrityError):
+            self.storage.insert_jobs(rows)
+        except self.storage.integrity_errors:
             taken = self._existing_ids(ids)
             raise Conflict(
                 f"job id {taken[0]!r} already exists" if taken else "duplicate job id"
@@ -152,15 +145,9 @@ class JobQueue:
         return ids
 
     def wake_workers(self) -> None:
-        """Ring the idle workers on this machine: new work is committed."""
-        from queuectl_tui import doorbell
-
-        if not doorbell.SUPPORTED:
-            return
-        names = [name for (name,) in self.db.execute_sql(
-            "SELECT doorbell FROM worker WHERE hostname = ? AND doorbell IS NOT NULL",
-            (socket.gethostname(),)).fetchall()]
-        doorbell.ring(names)
+        """Tell the idle workers that new work is committed (best effort: polling
+        is the fallback)."""
+        self.storage.wake()
 
     def _existing_ids(self, ids: Iterable[str]) -> list[str]:
         ids = list(ids)
@@ -174,17 +161,8 @@ class JobQueue:
 
     @_changes
     def claim(self, worker_id: str, lease_seconds: float) -> Claimed | None:
-        """Take the best runnable job, atomically: one UPDATE ... RETURNING.
-
-        SQLite runs the statement under its single write lock, so the sub-select
-        and the update see the same snapshot and no other worker can pick the
-        same row in between.
-        """
-        stamp = now()
-        rows = self.db.connection().execute(
-            store.CLAIM_SQL, (worker_id, stamp, lease_clock() + lease_seconds)
-        ).fetchall()  # to the end: the change commits when the statement finishes
-        return Claimed(*rows[0], started_at=stamp) if rows else None
+        """Take the best runnable job, atomically, in one statement (see the storage)."""
+        return self.storage.claim(worker_id, lease_seconds)
 
     @_changes
     def finish(
@@ -204,43 +182,14 @@ class JobQueue:
         is the largest cost after spawning the command. Returns the job's new
         state (None if it was no longer ours: cancelled, or its lease lost) and
         the next claimed job (None if there is none or ``claim_lease`` is None).
-        Raw sqlite3 calls on Peewee's connection: the ORM's wrapper costs more
-        than the statements themselves here.
         """
-        stamp = now()
         if error is None:
-            state, retry_at = "completed", None
-            statement = store.COMPLETE_SQL
-            params = (stamp, stamp, exit_code, output, job.id, worker_id, job.attempts)
+            outcome = Outcome("completed", exit_code, None, output, None)
         else:
-            state, retry_at = _after_failure(job.attempts, job.max_retries, stamp, config)
-            statement = store.FAIL_SQL
-            params = (state, retry_at or stamp, stamp, stamp, exit_code, output, error,
-                      job.id, worker_id, job.attempts)
-        conn = self.db.connection()
-        following = None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            recorded = conn.execute(statement, params).rowcount == 1
-            if recorded and error is not None:
-                # Failed runs get an attempt row; a successful run is recorded on the
-                # job row itself (worker, start, finish, exit code) and ``attempts``
-                # adds it to the timeline. Under contention the extra row, with its
-                # foreign-key check, cost ~40% of a job's database time.
-                conn.execute(store.ATTEMPT_SQL, (job.id, job.attempts, worker_id,
-                                                 job.started_at, stamp, exit_code, error,
-                                                 retry_at))
-            if claim_lease is not None:
-                rows = conn.execute(store.CLAIM_SQL,
-                                    (worker_id, stamp, lease_clock() + claim_lease)).fetchall()
-                if rows:
-                    following = Claimed(*rows[0], started_at=stamp)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return (state if recorded else None), following
+            state, delay = _after_failure(job.attempts, job.max_retries, config)
+            outcome = Outcome(state, exit_code, error, output, delay)
+        recorded, _, following = self.storage.finish(job, worker_id, outcome, claim_lease)
+        return (outcome.state if recorded else None), following
 
     def complete(self, job: Claimed, worker_id: str, exit_code: int, output: str) -> bool:
         """Record success. False if the job was no longer ours (cancelled, lease lost)."""
@@ -267,86 +216,63 @@ class JobQueue:
     @_changes
     def release(self, job: Claimed, worker_id: str) -> bool:
         """Put a job back untouched (second signal): the interrupted run is not charged."""
-        cursor = self.db.execute_sql(
-            store.RELEASE_SQL, (now(), job.id, worker_id, job.attempts)
-        )
-        return cursor.rowcount == 1
+        return self.storage.release(job, worker_id)
 
     @_changes
     def renew_lease(self, job: Claimed, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease; False means the job was taken away and must be stopped."""
-        cursor = self.db.execute_sql(
-            store.RENEW_SQL, (lease_clock() + lease_seconds, job.id, worker_id, job.attempts)
-        )
-        return cursor.rowcount == 1
+        return self.storage.renew(job, worker_id, lease_seconds)
 
     @_changes
     def prepare_worker(self) -> str:
         """What a worker does before its first claim, in one transaction: take
-        back what an earlier boot left running, stamp the database with this
-        boot (leases from now on are readings of this boot's ``lease_clock``),
-        and make the database's identity on first use. Returns that identity."""
-        with self.db.atomic():
+        back what an earlier era of the lease clock left running (an earlier
+        boot, on SQLite), stamp the database with this era (leases from now on
+        are readings of its clock), and make the database's identity on first
+        use. Returns that identity."""
+        with self.storage.write():
             self._take_back_earlier_boot(always=True)
-            self.db.execute_sql(store.ENSURE_DATABASE_ID_SQL,
-                                (store.DATABASE_ID_KEY, os.urandom(16).hex()))
+            self.storage.add_setting(DATABASE_ID_KEY, os.urandom(16).hex())
             return self.database_id()
 
     def database_id(self) -> str | None:
         """This database's random identity (see ``store.DATABASE_ID_KEY``), None
         until a worker has started on it."""
-        return self._setting(store.DATABASE_ID_KEY)
-
-    def _setting(self, key: str) -> str | None:
-        row = self.db.execute_sql(store.SETTING_SQL, (key,)).fetchone()
-        return row[0] if row else None
+        return self.storage.setting(DATABASE_ID_KEY)
 
     def _take_back_earlier_boot(self, always: bool = False) -> list[str]:
-        """Leases and heartbeats are readings of this boot's clock, which restarts
-        at boot: a database last used under another boot (or by a queuectl that
-        kept leases on the wall clock) holds readings that mean nothing now. No
-        process of an earlier boot is alive, so its running jobs are taken back
-        at once and its workers' rows removed. Writes only when there is
-        something to take back (or ``always``, for a worker about to claim)."""
-        current = boot_id()
-        if current is None or self._setting(store.LEASE_BOOT_KEY) == current:
+        """Leases and heartbeats are readings of the storage's lease clock, which
+        on SQLite restarts at boot: a database last used under another boot (or
+        by a queuectl that kept leases on the wall clock) holds readings that
+        mean nothing now. No process of an earlier boot is alive, so its running
+        jobs are taken back at once and its workers' rows removed. Writes only
+        when there is something to take back (or ``always``, for a worker about
+        to claim). A clock without eras (PostgreSQL's) skips all this."""
+        current = self.storage.clock_epoch()
+        if current is None or self.storage.setting(LEASE_BOOT_KEY) == current:
             self._boot_checked = True
             return []
-        if not always and not any(self.db.execute_sql(sql).fetchone()
-                                  for sql in (store.ANY_RUNNING_SQL, store.ANY_WORKER_SQL)):
+        if not always and not self.storage.anything_running():
             self._boot_checked = True  # nothing to take back; a worker stamps the boot
             return []
         recovered = []
-        stamp = now()
-        with self.db.atomic():
-            if self._setting(store.LEASE_BOOT_KEY) != current:  # re-read under the lock
+        with self.storage.write():
+            if self.storage.setting(LEASE_BOOT_KEY) != current:  # re-read under the lock
                 config = self.config()
                 error = "the machine restarted while it ran (lease of an earlier boot)"
-                for job_id, attempts, max_retries, worker_id, started_at, lease in (
-                        self.db.execute_sql(store.EXPIRED_SQL, (float("inf"),)).fetchall()):
-                    recovered += self._take_back(job_id, attempts, max_retries, worker_id,
-                                                 started_at, lease, error, stamp, config)
-                self.db.execute_sql(store.FORGET_WORKERS_SQL)
-                self.db.execute_sql(store.SET_SETTING_SQL, (store.LEASE_BOOT_KEY, current))
+                for row in self.storage.expired(everything=True):
+                    recovered += self._take_back(row, error, config)
+                self.storage.delete_workers(None)
+                self.storage.set_setting(LEASE_BOOT_KEY, current)
         self._boot_checked = True
         return recovered
 
-    def _take_back(self, job_id, attempts, max_retries, worker_id, started_at, lease, error,
-                   stamp, config) -> list[str]:
+    def _take_back(self, row: LeaseRow, error: str, config: Config) -> list[str]:
         """One lost run: a failed attempt (or dead), fenced on the lease value seen."""
-        state, retry_at = _after_failure(attempts, max_retries, stamp, config)
-        cursor = self.db.execute_sql(
-            store.RECOVER_SQL,
-            (state, retry_at or stamp, stamp, stamp, None, None, error,
-             job_id, worker_id, attempts, lease),
-        )
-        if cursor.rowcount != 1:
+        state, delay = _after_failure(row.attempts, row.max_retries, config)
+        if not self.storage.take_back(row, state, delay, error):
             return []  # renewed, or recovered meanwhile by another process
-        self.db.execute_sql(
-            store.ATTEMPT_SQL,
-            (job_id, attempts, worker_id, started_at, stamp, None, error, retry_at),
-        )
-        return [job_id]
+        return [row.id]
 
     def recover_expired_if_writable(self) -> list[str]:
         """``recover_expired`` for the reading faces (CLI reading commands, the
@@ -354,7 +280,7 @@ class JobQueue:
         but on a full disk or a read-only file the reading goes on without it."""
         try:
             return self.recover_expired()
-        except (peewee.DatabaseError, sqlite3.Error):
+        except self.storage.errors:
             return []
 
     def recover_expired(self) -> list[str]:
@@ -375,36 +301,34 @@ class JobQueue:
         if self.read_only:
             return []
         recovered = [] if self._boot_checked else self._take_back_earlier_boot()
-        clock = lease_clock()
-        if self.db.execute_sql(store.ANY_EXPIRED_SQL, (clock,)).fetchone() is None:
+        if not self.storage.any_expired():
             return recovered
-        expired = self.db.execute_sql(store.EXPIRED_SQL, (clock,)).fetchall()
+        expired = self.storage.expired()
+        clock = self.storage.clock()
         config = self.config()
-        suspects = [row for row in expired if row[5] >= 0]
-        due = [row for row in expired if row[5] < 0 and -row[5] <= clock]
+        suspects = [row for row in expired if row.lease_expires_at >= 0]
+        due = [row for row in expired
+               if row.lease_expires_at < 0 and -row.lease_expires_at <= clock]
         if suspects:
-            grace_until = -(clock + min(config.lease_seconds / 2, MAX_RECOVERY_GRACE))
-            with self.db.atomic():
-                for job_id, attempts, _, worker_id, _, lease in suspects:
-                    self.db.execute_sql(store.SUSPECT_SQL, (grace_until, job_id, worker_id,
-                                                            attempts, lease))
+            grace = min(config.lease_seconds / 2, MAX_RECOVERY_GRACE)
+            with self.storage.write():
+                for row in suspects:
+                    self.storage.mark_suspect(row, grace)
         if not due:
             return recovered
         # Before the job can run again, stop what may be left of the lost run
         # on this machine (its worker may have been killed with its supervisor).
         from queuectl_tui.runner import kill_strays
 
-        host = socket.gethostname()
+        host = hostname()
         database_id = self.database_id()  # None: no worker ever ran here, no strays
-        for job_id, attempts, _, worker_id, _, _ in due:
-            if database_id and worker_id and worker_id.rsplit("-", 2)[0] == host:
-                kill_strays(job_id, attempts, database_id)
-        stamp = now()
-        with self.db.atomic():
-            for job_id, attempts, max_retries, worker_id, started_at, lease in due:
-                error = f"worker {worker_id} stopped responding (lease expired)"
-                recovered += self._take_back(job_id, attempts, max_retries, worker_id,
-                                             started_at, lease, error, stamp, config)
+        for row in due:
+            if database_id and row.worker_id and row.worker_id.rsplit("-", 2)[0] == host:
+                kill_strays(row.id, row.attempts, database_id)
+        with self.storage.write():
+            for row in due:
+                error = f"worker {row.worker_id} stopped responding (lease expired)"
+                recovered += self._take_back(row, error, config)
         return recovered
 
     # --- operator actions ----------------------------------------------------
@@ -428,7 +352,7 @@ class JobQueue:
         """Move dead jobs back to pending with attempts reset (``ids=None``: every job
         dead when the call starts). Returns the ids retried; ``on_chunk`` hears each
         chunk as it commits. See the bulk rule above."""
-        stamp = now()
+        stamp = self.storage.now()
 
         def apply(chunk: list[str]) -> list[str]:
             Job.update(
@@ -453,7 +377,7 @@ class JobQueue:
     def cancel(self, ids: Sequence[str],
                on_chunk: Callable[[list[str]], None] | None = None) -> list[str]:
         """Cancel pending, failed or running jobs (a running one is stopped by its worker)."""
-        stamp = now()
+        stamp = self.storage.now()
         allowed = ("pending", "failed", "processing")
 
         def apply(chunk: list[str]) -> list[str]:
@@ -481,16 +405,17 @@ class JobQueue:
     def purge(self, states: Sequence[str], older_than: float | None = None) -> int:
         """Delete finished jobs in ``states`` (those finished before ``older_than``, if
         given) with their history; returns how many. In chunks: see the bulk rule."""
-        bad = [s for s in states if s not in store.FINISHED_STATES]
+        bad = [s for s in states if s not in FINISHED_STATES]
         if bad:
             raise InvalidInput(f"only finished jobs can be purged, not {bad[0]!r}")
         # Only what was finished when the call started: a busy queue cannot keep it going.
-        cutoff = now() if older_than is None else min(older_than, now())
+        stamp = self.storage.now()
+        cutoff = stamp if older_than is None else min(older_than, stamp)
         purged = 0
         for state in dict.fromkeys(states):  # one state at a time: each walks its index
             while True:
                 started = time.monotonic()
-                with self.db.atomic():
+                with self.storage.write():
                     chunk = Job.select(Job.id).where(
                         Job.state == state, Job.updated_at <= cutoff).limit(BULK_CHUNK)
                     deleted = Job.delete().where(Job.id.in_(chunk)).execute()
@@ -504,19 +429,11 @@ class JobQueue:
     def vacuum(self) -> tuple[int, int]:
         """Give the space of deleted rows back to the file system (after a purge).
 
-        VACUUM rewrites the whole database and holds the write lock while it runs
-        (seconds for a large file), so it is a separate, explicit step. Returns the
-        database size in bytes before and after.
+        On SQLite this rewrites the whole database and holds the write lock while
+        it runs (seconds for a large file), so it is a separate, explicit step.
+        Returns the database size in bytes before and after.
         """
-        before = self._size()
-        self.db.execute_sql("VACUUM")
-        # In WAL mode the rewritten pages go to the WAL first: fold them back in.
-        self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return before, self._size()
-
-    def _size(self) -> int:
-        pages = self.db.execute_sql("PRAGMA page_count").fetchone()[0]
-        return pages * self.db.execute_sql("PRAGMA page_size").fetchone()[0]
+        return self.storage.vacuum()
 
     def _oldest_ids(self, *conditions) -> list[str]:
         """The next chunk of ids matching ``conditions``, oldest first (the index
@@ -531,7 +448,7 @@ class JobQueue:
         done: list[str] = []
         while True:
             started = time.monotonic()
-            with self.db.atomic():
+            with self.storage.write():
                 chunk = next_chunk()
                 changed = apply(chunk) if chunk else []
             if not chunk:
@@ -547,12 +464,12 @@ class JobQueue:
         """``apply`` to the given ids after checking them all (see the bulk rule)."""
         unique = list(dict.fromkeys(ids))
         if len(unique) > BULK_CHUNK:
-            with self.db.atomic("DEFERRED"):  # one snapshot for the check, no write lock
+            with self.storage.snapshot():  # one snapshot for the check, no write lock
                 self._ids_in_states(unique, allowed, verb)
         done: list[str] = []
         for start in range(0, max(len(unique), 1), BULK_CHUNK):
             started = time.monotonic()
-            with self.db.atomic():
+            with self.storage.write():
                 # Checked again under the write lock: the one check for a short list;
                 # for a long one, skip what another process moved on meanwhile.
                 chunk = unique[start : start + BULK_CHUNK]
@@ -601,16 +518,15 @@ class JobQueue:
 
     def get(self, job_id: str, output_tail: int | None = None) -> Job:
         """One job. With ``output_tail``, ``job.output`` holds only the last
-        ``output_tail`` characters of the captured output (SQLite cuts it, so a large
-        output is never loaded) and ``job.output_bytes`` its whole size in bytes."""
+        ``output_tail`` characters of the captured output (the database cuts it, so a
+        large output is never loaded) and ``job.output_bytes`` its whole size in bytes."""
         _storable(job_id)
         query = Job.select()
         if output_tail is not None:
             fields = [f for f in Job._meta.sorted_fields if f is not Job.output]
             query = Job.select(
                 *fields,
-                peewee.fn.substr(Job.output, -max(output_tail, 1)).alias("output"),
-                peewee.fn.length(Job.output.cast("BLOB")).coerce(False).alias("output_bytes"),
+                *self.storage.output_tail_columns(Job.output, max(output_tail, 1)),
             )
         job = query.where(Job.id == job_id).get_or_none()
         if job is None:
@@ -624,7 +540,10 @@ class JobQueue:
         runs = list(Attempt.select().where(Attempt.job == job_id).order_by(Attempt.id))
         if job is None:
             job = Job.get_or_none(Job.id == job_id)
-        if job is not None and job.state == "completed":
+        # A queuectl before 309449a (schema 1) also wrote the successful run as an
+        # attempt row (failed runs always carry an error): not shown twice.
+        if job is not None and job.state == "completed" and not (
+                runs and runs[-1].number == job.attempts and runs[-1].error is None):
             runs.append(Attempt(job=job.id, number=job.attempts, worker_id=job.worker_id,
                                 started_at=job.started_at, finished_at=job.finished_at,
                                 exit_code=job.exit_code, error=None, retry_at=None))
@@ -632,10 +551,9 @@ class JobQueue:
 
     def counts(self) -> dict[str, int]:
         """Jobs per state, every state present (zero if none)."""
-        counts = dict.fromkeys(store.STATES, 0)
-        for state, count in self.db.execute_sql(
-            "SELECT state, count(*) FROM job GROUP BY state"
-        ).fetchall():
+        counts = dict.fromkeys(STATES, 0)
+        query = Job.select(Job.state, peewee.fn.COUNT(Job.id)).group_by(Job.state)
+        for state, count in query.tuples():
             counts[state] = count
         return counts
 
@@ -658,7 +576,7 @@ class JobQueue:
         fields of ``Job`` but its output, read as they are consumed: `list --json`
         on 150,000 jobs needs neither a model object per row nor a list of them."""
         query = self._matching(state, None).order_by(Job.created_at)
-        return iter(query.namedtuples().iterator())
+        return self.storage.iterate(query.namedtuples())
 
     def page(
         self,
@@ -690,23 +608,17 @@ class JobQueue:
             query = query.where(Job.id.contains(search) | Job.command.contains(search))
         return query
 
+    def lease_offset(self) -> float:
+        """Add to a lease or heartbeat (a reading of the storage's lease clock,
+        negated when suspect: take ``abs``) to get wall-clock time, for display."""
+        return self.storage.now() - self.storage.clock()
+
     # --- change detection ----------------------------------------------------
 
     def data_version(self) -> int:
-        """A number that changes whenever any connection commits to this database:
-        the TUI's cheap "did anything change?" before it counts a million rows.
-
-        SQLite's ``PRAGMA data_version`` is per connection (and blind to that
-        connection's own commits), so it is read on one connection kept only for
-        this, whichever thread asks, and that connection never writes."""
-        import threading
-
-        if getattr(self, "_version_conn", None) is None:
-            self._version_lock = threading.Lock()
-            self._version_conn = sqlite3.connect(
-                self.db.database, check_same_thread=False, isolation_level=None)
-        with self._version_lock:
-            return self._version_conn.execute("PRAGMA data_version").fetchone()[0]
+        """A number that changes whenever anyone commits to this database: the
+        TUI's cheap "did anything change?" before it counts a million rows."""
+        return self.storage.data_version()
 
 
 # Columns a listing may be sorted by (the TUI's column headers).
@@ -741,10 +653,11 @@ def _let_others_write(chunk_started: float) -> None:
 
 
 def _after_failure(
-    attempts: int, max_retries: int, stamp: float, config: Config
+    attempts: int, max_retries: int, config: Config
 ) -> tuple[str, float | None]:
     """Dead once the job has failed max_retries times (it always runs once);
-    otherwise failed, runnable again after backoff_base ** attempts seconds."""
+    otherwise failed, runnable again after backoff_base ** attempts seconds
+    (returned as that delay: the storage adds it to its own clock's now)."""
     if attempts >= max(max_retries, 1):
         return "dead", None
-    return "failed", stamp + config.backoff_delay(attempts)
+    return "failed", config.backoff_delay(attempts)

@@ -44,7 +44,7 @@ def boot_id() -> str | None:
 
 def to_wall(reading: float | None) -> float | None:
     """A ``lease_clock`` reading of this boot as wall-clock time, for display. A
-    suspect lease is stored negated (see ``store.SUSPECT_SQL``): shown as its
+    suspect lease is stored negated (see ``store.sqlite.SUSPECT_SQL``): shown as its
     grace deadline."""
     if reading is None:
         return None

@@ -17,18 +17,14 @@ import argparse
 import os
 import random
 import signal
-import socket
-import sqlite3
 import sys
 import time
 
-import peewee
-
-from queuectl_tui import registry, store
+from queuectl_tui import registry
 from queuectl_tui.config import Config
 from queuectl_tui.display import one_line
-from queuectl_tui.doorbell import Doorbell
 from queuectl_tui.errors import StoreError
+from queuectl_tui.host import hostname
 from queuectl_tui.queue import Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
 from queuectl_tui.timeutil import human_delta
@@ -42,27 +38,17 @@ RECORD_LOG_INTERVAL = 10.0
 
 
 class DatabaseGone(StoreError):
-    """The database file this worker opened is no longer at its path."""
+    """The database this worker opened is no longer there (SQLite: the file at its
+    path was removed or replaced)."""
 
 
 class _Stopped(Exception):
     """A stop came while the database was unavailable and nothing held needs it."""
 
 
-# Peewee wraps the driver's errors; the hot path calls the driver directly.
-_DB_ERRORS = (peewee.OperationalError, peewee.DatabaseError, sqlite3.Error, StoreError)
-
-
-def _file_identity(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+    """host-pid-random: the recovery reads the host back (``JobQueue.recover_expired``)."""
+    return f"{hostname()}-{os.getpid()}-{os.urandom(2).hex()}"
 
 
 class Worker:
@@ -70,9 +56,11 @@ class Worker:
 
     def __init__(self, queue: JobQueue, owner: str = "cli", parent_pid: int | None = None):
         self.queue = queue
-        self.db_path = queue.db.database
-        self.db_identity = _file_identity(self.db_path)
-        self._use_fast_busy_retry()
+        self.storage = queue.storage
+        # What the database answers when it refuses or is unavailable (locked
+        # beyond the busy timeout, read-only, full, gone): the worker backs off.
+        self.db_errors = (*self.storage.errors, StoreError)
+        self.storage.for_worker()
         self.owner = owner
         self.parent_pid = parent_pid
         self.id = new_worker_id()
@@ -84,7 +72,7 @@ class Worker:
         self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
-        self.doorbell = Doorbell(self.db_path)
+        self.waiter = self.storage.waiter()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -109,10 +97,9 @@ class Worker:
     def run(self) -> int:
         try:
             self.database_id = self._with_db_retry(self.queue.prepare_worker)
-            self._with_db_retry(
-                lambda: registry.register(self.id, self.owner, self.doorbell.name))
+            self._with_db_retry(lambda: self._register())
         except _Stopped:
-            self.doorbell.close()
+            self.waiter.close()
             self.log("stopped before it could start (the database is unavailable)")
             return 0
         self.log(f"started (worker id {self.id})")
@@ -139,17 +126,20 @@ class Worker:
             pass
         finally:
             try:  # once: a stopping worker does not wait for the database to come back
-                self._while_locked(lambda: registry.unregister(self.id))
-            except _DB_ERRORS as exc:
+                self._while_locked(lambda: registry.unregister(self.storage, self.id))
+            except self.db_errors as exc:
                 self.log(f"could not remove its registration ({exc}); it expires by itself")
-            self.doorbell.close()
+            self.waiter.close()
         self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
         return 0
 
+    def _register(self) -> None:
+        registry.register(self.storage, self.id, self.owner, self.waiter.name)
+
     def sleep(self, seconds: float) -> None:
-        """Idle until the timeout, a signal, or the doorbell (new work), whichever
+        """Idle until the timeout, a signal, or a wake-up (new work), whichever
         comes first."""
-        if self.doorbell.wait(seconds, self.wake_r) == "signal":
+        if self.waiter.wait(seconds, self.wake_r) == "signal":
             drain_wake(self.wake_r)
 
     # --- housekeeping --------------------------------------------------------
@@ -159,15 +149,15 @@ class Worker:
             self.housekeeping()
 
     def housekeeping(self) -> None:
-        if _file_identity(self.db_path) != self.db_identity:
-            raise DatabaseGone(f"the database file {self.db_path} was removed or replaced")
+        if not self.storage.still_there():
+            raise DatabaseGone(f"the database file {self.storage.location} was removed or replaced")
         self.config = self.queue.config()
         self.next_housekeeping = time.monotonic() + min(
             MAX_HOUSEKEEPING_INTERVAL, self.config.lease_seconds / 3
         )
-        state = registry.heartbeat(self.id, self.jobs_done, self.jobs_failed)
+        state = registry.heartbeat(self.storage, self.id, self.jobs_done, self.jobs_failed)
         if state is None:  # swept as dead while we were stalled: come back
-            registry.register(self.id, self.owner, self.doorbell.name)
+            self._register()
         elif state == "stopping" and not self.stopping:
             self.log("stop requested")
             self.stopping = True
@@ -177,7 +167,7 @@ class Worker:
             self.stopping = True
         for job_id in self.queue.recover_expired():
             self.log(f"job {job_id}: its worker stopped responding; taken back")
-        store.checkpoint_if_large(self.queue.db)  # keep the WAL bounded (issue 9, item 8)
+        self.storage.maintain()  # SQLite: keep the WAL bounded (issue 9, item 8)
 
     # --- one job -------------------------------------------------------------
 
@@ -197,7 +187,7 @@ class Worker:
                             job, self.id, self.config.lease_seconds)):
                         return "job was cancelled or taken back"
                     self._while_locked(self.housekeeping)
-                except _DB_ERRORS as exc:
+                except self.db_errors as exc:
                     self.log(f"database error while renewing the lease: {exc}")
             return None
 
@@ -249,7 +239,7 @@ class Worker:
                     job, self.id, result.exit_code, result.error, result.output, self.config,
                     claim_lease=None if self.stopping else self.config.lease_seconds,
                 ))
-            except _DB_ERRORS as exc:
+            except self.db_errors as exc:
                 failures += 1
                 if time.monotonic() >= next_log:
                     self.log(f"job {job.id}: cannot record the result yet ({exc}); "
@@ -261,7 +251,7 @@ class Worker:
                     self.log(f"job {job.id}: taken back or cancelled before its result "
                              "could be recorded")
                     return None, None
-            except _DB_ERRORS:
+            except self.db_errors:
                 pass
             if self.signals >= 2:
                 self.log(f"job {job.id}: stopped before its result could be recorded")
@@ -282,10 +272,10 @@ class Worker:
         tries = 0
         while True:
             try:
-                if tries and _file_identity(self.db_path) != self.db_identity:
+                if tries and not self.storage.still_there():
                     self._reopen()
                 return self._while_locked(operation)
-            except _DB_ERRORS as exc:
+            except self.db_errors as exc:
                 tries += 1
                 if self.signals >= 2 or (self.stopping and not holding):
                     self.log(f"database error: {exc}; stopping without it")
@@ -299,43 +289,43 @@ class Worker:
     def _while_locked(self, operation):
         """Run ``operation``, retrying at once while another process holds the lock.
 
-        The worker's connection has no busy timeout: SQLite's own busy handler
-        sleeps whole milliseconds (1, 2, 5, 10 ...) when two workers collide, which
-        on a busy queue costs more than the transaction itself. Here a collision
-        costs tens of microseconds: a short, jittered pause, growing only while
-        the lock stays taken, up to the usual busy timeout.
+        A worker's connection has no busy timeout (``Storage.for_worker``): SQLite's
+        own busy handler sleeps whole milliseconds (1, 2, 5, 10 ...) when two
+        workers collide, which on a busy queue costs more than the transaction
+        itself. Here a collision costs tens of microseconds: a short, jittered
+        pause, growing only while the lock stays taken, up to the usual busy
+        timeout. ``Storage.is_busy`` says what a collision is (never, on a
+        backend whose writers wait for each other by themselves).
         """
         pauses = 0
         started = None
         while True:
             try:
                 return operation()
-            except (peewee.OperationalError, sqlite3.OperationalError) as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+            except Exception as exc:
+                if not self.storage.is_busy(exc):
                     raise
                 started = started or time.monotonic()
-                if time.monotonic() - started > store.BUSY_TIMEOUT_SECONDS:
+                if time.monotonic() - started > self.storage.busy_timeout:
                     raise
                 pauses += 1
                 time.sleep(random.uniform(0, min(0.00005 * 2 ** min(pauses, 10), 0.05)))
 
-    def _use_fast_busy_retry(self) -> None:
-        self.queue.db.execute_sql("PRAGMA busy_timeout = 0")
-
     def _reopen(self) -> None:
-        """The file was deleted or replaced: wait for one to exist (a CLI call
+        """The database was deleted or replaced: wait for one to exist (a CLI call
         creates it), then work on that one. Never create it ourselves: a worker
         must not resurrect a queue someone removed on purpose."""
-        identity = _file_identity(self.db_path)
-        if identity is None:
-            raise DatabaseGone(f"the database file {self.db_path} is gone; waiting for it")
+        try:
+            queue = JobQueue.open(self.storage.url, create=False)
+        except StoreError as exc:
+            raise DatabaseGone(str(exc)) from None
         self.queue.close()
-        self.queue = JobQueue.open(self.db_path)
-        self._use_fast_busy_retry()
-        self.db_identity = identity
+        self.queue = queue
+        self.storage = queue.storage
+        self.storage.for_worker()
         self.database_id = self.queue.prepare_worker()
-        registry.register(self.id, self.owner, self.doorbell.name)
-        self.log(f"reopened {self.db_path}")
+        self._register()
+        self.log(f"reopened {self.storage.location}")
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sqlite3
 import stat
 
-import peewee
 import pytest
 
 from queuectl_tui import store
 from queuectl_tui.errors import StoreError
 from queuectl_tui.queue import JobQueue
+from queuectl_tui.store import sqlite as sqlite_store
+from queuectl_tui.store.migrations import sqlite as migrations
 
 
 def test_database_is_created_private_with_parent_folders(tmp_path):
@@ -20,7 +21,7 @@ def test_database_is_created_private_with_parent_folders(tmp_path):
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
 
 
 def test_non_sqlite_file_is_refused_and_left_untouched(tmp_path):
@@ -47,7 +48,7 @@ def test_database_from_a_newer_queuectl_is_refused(tmp_path):
     path = tmp_path / "new.db"
     JobQueue.open(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+        conn.execute(f"PRAGMA user_version = {sqlite_store.SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer queuectl"):
         JobQueue.open(path)
 
@@ -61,16 +62,18 @@ def test_older_schema_is_upgraded_in_place(tmp_path, monkeypatch):
     queue.enqueue([JobSpec(command="echo kept", id="old-job")])
     queue.close()
 
-    def add_note_column(db):
-        db.execute_sql("ALTER TABLE job ADD COLUMN note TEXT")
+    def add_note_column(execute):
+        execute("ALTER TABLE job ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", store.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(store.MIGRATIONS, store.SCHEMA_VERSION, add_note_column)
+    newer = migrations.SCHEMA_VERSION + 1
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", newer)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", newer)
+    monkeypatch.setitem(migrations.STEPS, newer, add_note_column)
     upgraded = JobQueue.open(path)
     assert upgraded.get("old-job").command == "echo kept"
     upgraded.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == newer
         columns = [row[1] for row in conn.execute("PRAGMA table_info(job)")]
     assert "note" in columns
     JobQueue.open(path).close()  # opening again does not re-run the migration
@@ -84,7 +87,7 @@ def _plan(path, sql, params):
 def test_claim_query_is_an_index_search_without_temporary_btree(tmp_path):
     path = tmp_path / "plan.db"
     JobQueue.open(path).close()
-    plan = _plan(path, store.CLAIM_SQL, ("w", 0.0, 1.0))
+    plan = _plan(path, sqlite_store.CLAIM_SQL, ("w", 0.0, 1.0))
     text = " | ".join(plan)
     assert "job_runnable" in text, text
     assert "TEMP B-TREE" not in text, text
@@ -94,34 +97,9 @@ def test_claim_query_is_an_index_search_without_temporary_btree(tmp_path):
 def test_lease_recovery_query_is_an_index_search_on_running_jobs(tmp_path):
     path = tmp_path / "plan.db"
     JobQueue.open(path).close()
-    for sql in (store.EXPIRED_SQL, store.ANY_EXPIRED_SQL):
+    for sql in (sqlite_store.EXPIRED_SQL, sqlite_store.ANY_EXPIRED_SQL):
         text = " | ".join(_plan(path, sql, (0.0,)))
         assert "SEARCH job USING INDEX job_state_created (state=?)" in text, text
-
-
-def test_a_version_1_database_is_upgraded_and_keeps_its_jobs(tmp_path):
-    """A file written by the first release (schema 1, with its lease index)."""
-    path = tmp_path / "v1.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-    db = peewee.SqliteDatabase(str(path))
-    store._unbound.initialize(db)
-    store._migrate_to_1(db)
-    db.execute_sql("CREATE INDEX job_lease ON job (lease_expires_at)"
-                   " WHERE state = 'processing'")
-    db.execute_sql("PRAGMA user_version = 1")
-    db.execute_sql("INSERT INTO job (id, command, state, queue, priority, attempts,"
-                   " max_retries, run_at, created_at, updated_at) VALUES"
-                   " ('kept', 'echo old', 'pending', 'default', 0, 0, 3, 0, 0, 0)")
-    db.close()
-    queue = JobQueue.open(path)
-    assert queue.get("kept").command == "echo old"
-    queue.close()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
-        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
-                                              " WHERE type = 'index'")}
-    assert "job_lease" not in indexes and "job_runnable" in indexes
 
 
 @pytest.mark.parametrize("xdg", [None, "/tmp/xdg-data"])
@@ -199,7 +177,7 @@ def test_new_database_carries_the_queuectl_application_id(tmp_path):
     path = tmp_path / "new.db"
     JobQueue.open(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == sqlite_store.APPLICATION_ID
     conn.close()
 
 
@@ -267,8 +245,8 @@ def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
     assert queue.config().max_retries == 7
     queue.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3 == store.SCHEMA_VERSION
-        assert conn.execute("PRAGMA application_id").fetchone()[0] == store.APPLICATION_ID
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == sqlite_store.APPLICATION_ID
         columns = [row[1] for row in conn.execute("PRAGMA table_info(worker)")]
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
                                               " WHERE type = 'index'")}
@@ -281,7 +259,7 @@ def test_a_version_2_database_is_upgraded_to_3_and_keeps_everything(tmp_path):
 
 # --- issue 9, item 10: the TUI's pages are read in index order ------------------
 
-# Sorts that stay unindexed on purpose (see store.SORT_INDEXES): every claim or
+# Sorts that stay unindexed on purpose (see store/migrations/sqlite.py): every claim or
 # finish changes these columns, and an index on them grows the WAL of every job.
 UNINDEXED = {(None, "updated"), (None, "attempts")}
 

@@ -167,7 +167,7 @@ async def test_plus_and_minus_start_and_stop_real_embedded_workers(db_path, tui)
     app, pilot = tui
 
     def embedded():
-        return [w for w in registry.live_workers(15) if w.owner == app.owner]
+        return [w for w in registry.live_workers(app.queue.storage, 15) if w.owner == app.owner]
 
     await pilot.press("3")
     await pilot.press("plus")

@@ -533,7 +533,7 @@ def external_worker(db_path):
 
     queue = JobQueue.open(db_path)
     queue.prepare_worker()  # this boot: the row is not an earlier boot's leftover
-    registry.register("somehost-4242-beef", "elsewhere")
+    registry.register(queue.storage, "somehost-4242-beef", "elsewhere")
     queue.close()
     return db_path
 

@@ -10,10 +10,10 @@ import stat
 
 import pytest
 
-from queuectl_tui import store
 from queuectl_tui.errors import InvalidInput
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
+from queuectl_tui.store import sqlite as sqlite_store
 from queuectl_tui.tui import make_app
 from tests.conftest import until
 
@@ -55,7 +55,7 @@ async def test_a_failing_refresh_shows_the_error_literally_and_keeps_refreshing(
 @pytest.fixture
 def short_busy_timeout(monkeypatch):
     """QUEUECTL_BUSY_TIMEOUT=0.3 for connections opened from now on."""
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.3)
 
 
 async def test_new_job_form_shows_a_locked_database_instead_of_hanging(

@@ -22,7 +22,7 @@ SNAPSHOT_DB = Path("/tmp/queuectl-snapshot-tests/demo.db")
 def frozen_app(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    for module in ("queuectl_tui.queue", "queuectl_tui.demo"):
+    for module in ("queuectl_tui.store.sqlite", "queuectl_tui.demo"):
         monkeypatch.setattr(f"{module}.now", lambda: FROZEN)
     shutil.rmtree(SNAPSHOT_DB.parent, ignore_errors=True)
     from queuectl_tui.tui import make_app

@@ -180,7 +180,7 @@ async def test_status_lines_show_a_database_path_with_brackets_literally(tmp_pat
 def hostile_worker(db_path):
     queue = JobQueue.open(db_path)
     queue.prepare_worker()  # this boot: the row is not an earlier boot's leftover
-    registry.register("[/w]-4242-beef", "[b]elsewhere")
+    registry.register(queue.storage, "[/w]-4242-beef", "[b]elsewhere")
     queue.close()
     return db_path
 

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import time
 
-from queuectl_tui import store
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
+from queuectl_tui.store import sqlite as sqlite_store
 
 JOBS = 8000
 THRESHOLD = 2 * 1024 * 1024
@@ -66,15 +66,15 @@ def test_wal_stays_bounded_with_eight_busy_workers(fast_cli, db_path):
 
 
 def test_checkpoint_if_large_truncates_a_large_wal_despite_a_reader(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "_next_checkpoint", 0.0)
+    monkeypatch.setattr(sqlite_store, "_next_checkpoint", 0.0)
     path = tmp_path / "q.db"
     queue = JobQueue.open(path)
     reader = sqlite3.connect(path)
     reader.execute("SELECT count(*) FROM job").fetchall()  # connected, not in a read
     queue.enqueue([JobSpec(command="x" * 2000) for _ in range(3000)])
     assert _wal(path) > 1024 * 1024
-    assert not store.checkpoint_if_large(queue.db, limit=_wal(path))  # not past: nothing
-    assert store.checkpoint_if_large(queue.db, limit=1024 * 1024)
+    assert not sqlite_store.checkpoint_if_large(queue.db, limit=_wal(path))  # not past: nothing
+    assert sqlite_store.checkpoint_if_large(queue.db, limit=1024 * 1024)
     assert _wal(path) == 0
     reader.close()
     queue.close()
@@ -83,14 +83,14 @@ def test_checkpoint_if_large_truncates_a_large_wal_despite_a_reader(tmp_path, mo
 def test_journal_size_limit_is_set_on_every_connection(tmp_path):
     queue = JobQueue.open(tmp_path / "q.db")
     (limit,) = queue.db.execute_sql("PRAGMA journal_size_limit").fetchone()
-    assert limit == store.JOURNAL_SIZE_LIMIT
+    assert limit == sqlite_store.JOURNAL_SIZE_LIMIT
     queue.close()
 
 
 def test_a_long_read_makes_the_checkpoint_give_up_quickly_and_back_off(tmp_path, monkeypatch):
     """Writers wait while a forced checkpoint waits for readers: a long read (a big
     listing) must cost them a fraction of a second, not the reader's duration."""
-    monkeypatch.setattr(store, "_next_checkpoint", 0.0)
+    monkeypatch.setattr(sqlite_store, "_next_checkpoint", 0.0)
     path = tmp_path / "q.db"
     queue = JobQueue.open(path)
     queue.enqueue([JobSpec(command="x" * 2000) for _ in range(1000)])
@@ -99,14 +99,14 @@ def test_a_long_read_makes_the_checkpoint_give_up_quickly_and_back_off(tmp_path,
     reader.execute("SELECT count(*) FROM job").fetchall()  # a read transaction, held
     queue.enqueue([JobSpec(command="y" * 2000) for _ in range(1000)])  # frames it pins
     started = time.monotonic()
-    assert not store.checkpoint_if_large(queue.db, limit=1024)
-    assert time.monotonic() - started < store.CHECKPOINT_BUDGET + 0.5
+    assert not sqlite_store.checkpoint_if_large(queue.db, limit=1024)
+    assert time.monotonic() - started < sqlite_store.CHECKPOINT_BUDGET + 0.5
     started = time.monotonic()
-    assert not store.checkpoint_if_large(queue.db, limit=1024)  # backing off: no wait
+    assert not sqlite_store.checkpoint_if_large(queue.db, limit=1024)  # backing off: no wait
     assert time.monotonic() - started < 0.05
     reader.execute("COMMIT")
     reader.close()
-    monkeypatch.setattr(store, "_next_checkpoint", 0.0)
-    assert store.checkpoint_if_large(queue.db, limit=1024)
+    monkeypatch.setattr(sqlite_store, "_next_checkpoint", 0.0)
+    assert sqlite_store.checkpoint_if_large(queue.db, limit=1024)
     assert _wal(path) == 0
     queue.close()

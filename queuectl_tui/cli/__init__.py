@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sqlite3
 import sys
 
 import click
@@ -73,6 +72,8 @@ COMMANDS = {
     "bench": "queuectl_tui.cli.bench:bench",
     "web": "queuectl_tui.cli.web:web",
     "metrics": "queuectl_tui.cli.metrics:metrics",
+    "export": "queuectl_tui.cli.transfer:export_jobs",
+    "import": "queuectl_tui.cli.transfer:import_jobs",
 }
 
 
@@ -134,12 +135,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.format_message(), exc.exit_code)
     except QueueError as exc:
         _fail(str(exc), 1)
-    except (peewee.DatabaseError, sqlite3.Error) as exc:
-        from queuectl_tui import store
-
-        if store.is_disk_full(exc):
-            store.relieve_full_disk()  # so that freeing space is enough to go on
-        _fail(store.describe_error(exc), 1)
     except (click.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
     except BrokenPipeError:
@@ -147,10 +142,23 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.close()
         sys.exit(0)
     except Exception as exc:
+        storage = _storage()
+        if storage is not None and isinstance(exc, storage.errors):
+            storage.after_error(exc)  # a full disk: so that freeing space is enough
+            _fail(storage.describe_error(exc), 1)
+        if isinstance(exc, peewee.DatabaseError):
+            _fail(f"database error: {exc}", 1)
         if debug:
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (QUEUECTL_DEBUG=1 shows details)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _storage():
+    """The database this process opened last (the store module is loaded by then,
+    if any database was opened at all)."""
+    store = sys.modules.get("queuectl_tui.store")
+    return store.current() if store is not None else None
 
 
 def _fail(message: str, code: int) -> None:

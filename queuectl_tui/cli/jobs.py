@@ -167,10 +167,11 @@ def list_jobs(app: AppContext, state: str | None, limit: int | None, as_json: bo
 def print_jobs_json(app: AppContext, state: str | None, limit: int | None) -> None:
     """The `--json` listing: all jobs unless ``limit`` (users' scripts read the whole
     list), streamed so that 150,000 of them fit in a few megabytes of memory."""
+    offset = app.queue.lease_offset()
     if limit:
-        print_json([job_dict(j) for j in app.queue.list_jobs(state, limit)])
+        print_json([job_dict(j, lease_offset=offset) for j in app.queue.list_jobs(state, limit)])
     else:
-        print_json_array(job_dict(j) for j in app.queue.each_job(state))
+        print_json_array(job_dict(j, lease_offset=offset) for j in app.queue.each_job(state))
 
 
 def _print_jobs(jobs) -> None:
@@ -225,7 +226,7 @@ def show(app: AppContext, job_id: str, as_json: bool, full: bool) -> None:
                         else SHOW_TAIL_CHARS)
     attempts = app.queue.attempts(job_id, job)
     if as_json:
-        data = job_dict(job, with_output=True)
+        data = job_dict(job, with_output=True, lease_offset=app.queue.lease_offset())
         data["attempt_history"] = [attempt_dict(a) for a in attempts]
         print_json(data)
         return

@@ -34,8 +34,11 @@ STATE_COLOURS = {
 
 
 
-def job_dict(job: Job, with_output: bool = False) -> dict:
-    """A job as JSON: the model's field names, timestamps in ISO 8601 UTC."""
+def job_dict(job: Job, with_output: bool = False, lease_offset: float | None = None) -> dict:
+    """A job as JSON: the model's field names, timestamps in ISO 8601 UTC.
+    ``lease_offset``: ``JobQueue.lease_offset()``, which turns the lease (a reading
+    of the storage's lease clock) into wall time; None: this machine's clock."""
+    lease = job.lease_expires_at
     data = {
         "id": job.id,
         "command": job.command,
@@ -52,7 +55,8 @@ def job_dict(job: Job, with_output: bool = False) -> dict:
         "started_at": to_iso(job.started_at),
         "finished_at": to_iso(job.finished_at),
         "worker_id": job.worker_id,
-        "lease_expires_at": to_iso(to_wall(job.lease_expires_at)),  # a lease_clock reading
+        "lease_expires_at": to_iso(to_wall(lease) if lease_offset is None or lease is None
+                                   else abs(lease) + lease_offset),
         "exit_code": job.exit_code,
         "last_error": job.last_error,
     }

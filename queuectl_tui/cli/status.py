@@ -21,7 +21,7 @@ def status(app: AppContext, as_json: bool) -> None:
 
     counts = app.queue.counts()
     config = app.queue.config()
-    workers = registry.live_workers(config.lease_seconds)
+    workers = registry.live_workers(app.queue.storage, config.lease_seconds)
     if as_json:
         print_json({
             "jobs": counts,

@@ -45,7 +45,7 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
     from queuectl_tui.files import open_log
 
     log_path = log_path or Path(db_path).with_name(Path(db_path).name + ".workers.log")
-    before = {w.id for w in registry.live_workers(queue.config().lease_seconds)}
+    before = {w.id for w in registry.live_workers(queue.storage, queue.config().lease_seconds)}
     # 0600, never through a symlink, rotated past 20 MB (one .1 generation).
     with open_log(log_path) as log:
         proc = subprocess.Popen(
@@ -55,7 +55,7 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
         )
     deadline = time.monotonic() + DETACH_READY_SECONDS
     while time.monotonic() < deadline:
-        started = [w for w in registry.live_workers(queue.config().lease_seconds)
+        started = [w for w in registry.live_workers(queue.storage, queue.config().lease_seconds)
                    if w.id not in before]
         if len(started) >= count:
             break
@@ -77,11 +77,11 @@ def stop(app: AppContext, wait: bool, timeout: float | None) -> None:
     from queuectl_tui import registry
 
     lease = app.queue.config().lease_seconds
-    live = registry.live_workers(lease)
+    live = registry.live_workers(app.queue.storage, lease)
     if not live:
         click.echo("No workers are running.")
         return
-    registry.request_stop([w.id for w in live])
+    registry.request_stop(app.queue.storage, [w.id for w in live])
     busy = sum(1 for w in live if w.current_job)
     click.echo(f"Stopping {len(live)} worker{'s' if len(live) != 1 else ''}"
                + (f" ({busy} finishing a job)" if busy else ""), err=True)
@@ -90,7 +90,7 @@ def stop(app: AppContext, wait: bool, timeout: float | None) -> None:
     ids = {w.id for w in live}
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        remaining = [w for w in registry.live_workers(lease) if w.id in ids]
+        remaining = [w for w in registry.live_workers(app.queue.storage, lease) if w.id in ids]
         if not remaining:
             break
         if deadline is not None and time.monotonic() >= deadline:
@@ -109,7 +109,7 @@ def list_workers(app: AppContext, as_json: bool) -> None:
     from queuectl_tui import registry
     from queuectl_tui.cli.status import print_worker_table, worker_dict
 
-    workers = registry.live_workers(app.queue.config().lease_seconds)
+    workers = registry.live_workers(app.queue.storage, app.queue.config().lease_seconds)
     if as_json:
         print_json([worker_dict(w) for w in workers])
     elif not workers:

@@ -1,198 +1,48 @@
-"""The SQLite store: Peewee models, opening the file, the schema and its upgrades.
+"""The store: where the data is kept, behind one interface (``base.Storage``).
 
-Everything that knows SQL lives here. The models serve the admin commands and
-the TUI; the per-job hot path (claim, complete, fail, lease renewal) uses the
-fixed statements at the bottom of this module, because building those queries
-through the ORM costs ~40x more than executing them (design: "Measured facts").
+``open_store`` picks the backend from what it is given: a ``postgresql://`` URL
+opens PostgreSQL (``postgres.PostgresStorage``, imported only then, so the
+SQLite path never loads the driver), anything else is a SQLite file
+(``sqlite.SqliteStorage``). The models (``sql``) are shared by both and bound to
+the database opened last.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import sqlite3
 import sys
-import time
-import urllib.parse
 
-import peewee
-from peewee import (
-    FloatField,
-    ForeignKeyField,
-    IntegerField,
-    Model,
-    SqliteDatabase,
-    TextField,
-)
-
-from queuectl_tui import files
 from queuectl_tui.errors import StoreError
-
-SCHEMA_VERSION = 3
-# PRAGMA application_id of every queuectl database ("QCTL"), set when it is created
-# or upgraded to version 3: how a file is recognised as ours before anything is written.
-APPLICATION_ID = 0x5143544C
-# Tables a queuectl database of version 1 or 2 (before the application id) has.
-QUEUECTL_TABLES = frozenset({"job", "attempt", "worker", "setting"})
-# How long a statement waits for another process's lock before "database is locked".
-BUSY_TIMEOUT_SECONDS = float(os.environ.get("QUEUECTL_BUSY_TIMEOUT", "30"))
-STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
-FINISHED_STATES = ("completed", "dead", "cancelled")
-
-# Models are bound to a database when a store is opened (see ``open_store``).
-_unbound = peewee.DatabaseProxy()
-
-
-class BaseModel(Model):
-    class Meta:
-        database = _unbound
-        legacy_table_names = False
-
-
-class Job(BaseModel):
-    """A shell command to run, and everything known about its runs so far."""
-
-    id = TextField(primary_key=True)
-    command = TextField()
-    state = TextField(default="pending")
-    queue = TextField(default="default")
-    priority = IntegerField(default=0)
-    attempts = IntegerField(default=0)
-    max_retries = IntegerField(default=3)
-    timeout = FloatField(null=True)  # null = the job_timeout setting
-    run_at = FloatField()  # earliest start: scheduling and backoff both use it
-    created_at = FloatField()
-    updated_at = FloatField()
-    started_at = FloatField(null=True)
-    finished_at = FloatField(null=True)
-    worker_id = TextField(null=True)
-    lease_expires_at = FloatField(null=True)
-    exit_code = IntegerField(null=True)
-    last_error = TextField(null=True)
-    output = TextField(null=True)
-
-
-class Attempt(BaseModel):
-    """One execution of a job: the timeline the detail views show."""
-
-    job = ForeignKeyField(Job, backref="attempt_rows", on_delete="CASCADE")
-    number = IntegerField()
-    worker_id = TextField(null=True)
-    started_at = FloatField(null=True)
-    finished_at = FloatField()
-    exit_code = IntegerField(null=True)
-    error = TextField(null=True)
-    retry_at = FloatField(null=True)  # when the job was rescheduled to, after a failure
-
-
-class Worker(BaseModel):
-    """A live worker process, registered so any shell can list and stop it."""
-
-    id = TextField(primary_key=True)
-    pid = IntegerField()
-    hostname = TextField()
-    owner = TextField(default="cli")  # "cli" or "tui:<pid>": who embeds it
-    state = TextField(default="running")  # running / stopping
-    started_at = FloatField()
-    heartbeat_at = FloatField()
-    jobs_done = IntegerField(default=0)
-    jobs_failed = IntegerField(default=0)
-    # The worker's doorbell address (random, see doorbell.py); null: none, poll only.
-    doorbell = TextField(null=True)
-
-
-class Setting(BaseModel):
-    """One configuration value, stored as text and validated by ``config``."""
-
-    key = TextField(primary_key=True)
-    value = TextField()
-
-
-MODELS = (Job, Attempt, Worker, Setting)
-
-# The claim's ORDER BY must match job_runnable exactly, and the query must spell
-# the same literal IN list: SQLite only uses a partial index when the query's
-# WHERE implies the index's WHERE textually, and a bound parameter does not.
-# The hot queries also name their index (INDEXED BY): without statistics the
-# planner prefers job_state_created for the claim and sorts in a temporary B-tree.
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_runnable ON job (priority DESC, run_at, created_at)"
-    " WHERE state IN ('pending', 'failed')",
-    "CREATE INDEX IF NOT EXISTS job_state_created ON job (state, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_created ON job (created_at)",
+from queuectl_tui.store.base import Storage
+from queuectl_tui.store.sql import (
+    DATABASE_ID_KEY,
+    FINISHED_STATES,
+    LEASE_BOOT_KEY,
+    MODELS,
+    STATES,
+    Attempt,
+    Job,
+    Setting,
+    Worker,
 )
 
+__all__ = [
+    "DATABASE_ID_KEY", "FINISHED_STATES", "LEASE_BOOT_KEY", "MODELS", "STATES", "Attempt",
+    "Job", "Setting", "Storage", "StoreError", "Worker", "current", "default_path",
+    "is_database_url", "open_store",
+]
 
-def _migrate_to_1(db: SqliteDatabase) -> None:
-    db.create_tables(MODELS, safe=True)
-    for statement in _INDEXES:
-        db.execute_sql(statement)
+_URL_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_EXTRA_HINT = "PostgreSQL support needs the driver: pip install 'queuectl-tui[postgres]'"
 
-
-def _migrate_to_2(db: SqliteDatabase) -> None:
-    # Version 1 kept a partial index on running jobs' leases. Every claim, finish
-    # and lease renewal had to maintain it, for a lookup that the state index
-    # already answers cheaply (only a handful of jobs are ever running).
-    db.execute_sql("DROP INDEX IF EXISTS job_lease")
-
-
-# The sorts the TUI offers (queue.SORT_COLUMNS), chosen against the hot path: an
-# index whose columns a claim or a finish changes (state, attempts, updated_at)
-# adds pages to every commit, and so to the WAL (8 such indexes tripled the WAL
-# written per job). So:
-# - the DLQ pane (state = 'dead', every sort): partial indexes; a row enters them
-#   only when it dies, so they cost the hot path nothing. SQLite uses a partial
-#   index for ``state = ?`` when the bound value matches (it re-prepares per value);
-# - the Jobs pane without a state filter: priority and run_at (columns that do not
-#   change while a job runs); created_at, state and id sorts use job_created,
-#   job_state_created and the primary key;
-# - not indexed: updated_at and attempts (every claim or finish changes them: an
-#   index on updated_at alone added ~25% to the WAL per job), and sorts other than
-#   created within a state other than dead: these sort the state's rows in a
-#   temporary B-tree (see README). created_at is the tie-breaker JobQueue.page adds.
-SORT_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS job_priority ON job (priority, created_at)",
-    "CREATE INDEX IF NOT EXISTS job_run_at ON job (run_at, created_at)",
-    *(f"CREATE INDEX IF NOT EXISTS job_dead_{name} ON job (state, {column}, created_at)"
-      " WHERE state = 'dead'"
-      for name, column in (("updated", "updated_at"), ("priority", "priority"),
-                           ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
-)
+# The storage opened last in this process: the one the models are bound to, and
+# the one a face's last-resort error handler describes an error with.
+_current: Storage | None = None
 
 
-def _migrate_to_3(db: SqliteDatabase) -> None:
-    # The application id marks the file as ours (see _inspect), the doorbell
-    # column holds each worker's unpredictable wake-up address, and the sort
-    # indexes keep the TUI's pages index-ordered at a million rows.
-    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    columns = {row[1] for row in db.execute_sql("PRAGMA table_info(worker)").fetchall()}
-    if "doorbell" not in columns:  # a version-1 file made by this code already has it
-        db.execute_sql("ALTER TABLE worker ADD COLUMN doorbell TEXT")
-    for statement in SORT_INDEXES:
-        db.execute_sql(statement)
-
-
-# version -> function that brings a database from version-1 to version.
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
-
-# Largest WAL file kept after a checkpoint resets it (SQLite truncates it to this),
-# and the size past which a worker forces a checkpoint (``checkpoint_if_large``).
-# Workers look once a second, so the WAL peaks at this plus a second's writing
-# (~20 MB at 1,000 jobs/s): about 30 MB measured with 8 and with 32 workers.
-JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-WAL_CHECKPOINT_BYTES = int(os.environ.get("QUEUECTL_WAL_CHECKPOINT_BYTES", 8 * 1024 * 1024))
-# A forced checkpoint waits this long for readers to leave the WAL (writers wait
-# meanwhile), tries for at most CHECKPOINT_BUDGET seconds, and after failing
-# leaves the WAL alone for CHECKPOINT_BACKOFF seconds (in this process).
-CHECKPOINT_WAIT_MS = 100
-CHECKPOINT_BUDGET = 0.3
-CHECKPOINT_BACKOFF = 1.0
-_next_checkpoint = 0.0
-# SQLite's automatic checkpoint comes every 1000 pages (4 MB) of WAL. On a nearly
-# full disk that is more than the free space: the WAL would never be reset and
-# would fill any space freed. So it comes sooner, after a quarter of the free space.
-AUTOCHECKPOINT_PAGES = 1000
-MIN_AUTOCHECKPOINT_PAGES = 8
+def is_database_url(target: str | os.PathLike[str]) -> bool:
+    """True for a PostgreSQL URL; anything else names a SQLite file."""
+    return isinstance(target, str) and target.lower().startswith(_URL_SCHEMES)
 
 
 def default_path() -> str:
@@ -212,349 +62,31 @@ def default_path() -> str:
     return os.path.join(platformdirs.user_data_dir("queuectl", appauthor=False), "queuectl.db")
 
 
-def open_store(path: str | os.PathLike[str], allow_shared: bool | None = None) -> SqliteDatabase:
-    """Open (creating on first use) the database at ``path`` and bind the models.
+def open_store(target: str | os.PathLike[str], allow_shared: bool | None = None,
+               create: bool = True) -> Storage:
+    """Open the database that ``target`` names: a PostgreSQL URL or a SQLite path.
 
-    Raises ``StoreError`` for anything that is not a queuectl database: a file
-    that is not SQLite, one of another program, one written by a newer
-    queuectl, a non-regular file (``/dev/null``), a dangling symlink, or (unless
-    ``allow_shared``, default ``$QUEUECTL_ALLOW_SHARED``) a file or folder other
-    users can write, except a sticky folder like ``/tmp`` where our SQLite side
-    files are claimed first. Such a file is refused before a byte of it is written.
-    """
-    given = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if allow_shared is None:
-        allow_shared = files.allow_shared_from_env()
-    path = files.resolve_database_path(given)
-    files.check_regular(path)
-    if path != given:  # whoever can write the link's folder can swap the link
-        files.check_private(given, allow_shared)
-    sticky = files.check_private(path, allow_shared)
-    try:
-        files.create_private_file(path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise StoreError(f"database or disk is full: {path}") from None
-        raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
-    if sticky:  # /tmp and the like: our -wal/-shm exist before SQLite looks for them
-        files.claim_sidecars(path)
-    try:
-        version = _inspect(path)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
-    db = SqliteDatabase(
-        path,
-        # synchronous=NORMAL: in WAL mode, no fsync per commit (see README: a power
-        # loss may lose the last commits, never consistency). mmap: reading pages
-        # another process just wrote costs no read() calls. journal_size_limit: a
-        # WAL that a busy moment grew is cut back when a checkpoint resets it.
-        pragmas=[("synchronous", "NORMAL"), ("foreign_keys", 1), ("mmap_size", 268435456),
-                 ("journal_size_limit", JOURNAL_SIZE_LIMIT)],
-        timeout=BUSY_TIMEOUT_SECONDS,
-        lock_type="IMMEDIATE",  # every write transaction takes the lock up front
-    )
-    try:
-        db.connect()
-        _unbound.initialize(db)
-        # WAL first: a process killed while creating the schema then leaves an
-        # uncommitted WAL, not a hot rollback journal that a read-only look at
-        # the file (``_inspect``) could not roll back.
-        if db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute_sql("PRAGMA journal_mode = WAL")
-        if sticky:  # a sidecar swapped in between the claim and SQLite's open
-            files.claim_sidecars(path, create=False)
-        if version != SCHEMA_VERSION:
-            _upgrade(db, path, version)
-        fit_checkpoints_to_free_space(db)
-    except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
-        db.close()
-        raise StoreError(describe_error(exc, path, "cannot open " + path)) from None
-    except StoreError:
-        db.close()
-        raise
-    return db
+    ``allow_shared`` (SQLite): see ``sqlite.open_database``. ``create=False``
+    (SQLite): refuse to make a file that is not there (a worker reopening a
+    removed queue must not resurrect it). Raises ``StoreError`` with a one-line
+    message for anything that cannot be opened."""
+    global _current
+    if is_database_url(target):
+        try:
+            from queuectl_tui.store.postgres import PostgresStorage
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] == "psycopg":
+                raise StoreError(POSTGRES_EXTRA_HINT) from None
+            raise
+        storage: Storage = PostgresStorage(str(target))
+    else:
+        from queuectl_tui.store.sqlite import SqliteStorage
+
+        storage = SqliteStorage(target, allow_shared, create)
+    _current = storage
+    return storage
 
 
-def _inspect(path: str) -> int:
-    """Decide, through a read-only connection, whether ``path`` is ours; returns its
-    schema version (0: empty, to be created).
-
-    Ours: the queuectl application id; or (written before version 3) no
-    application id, version 1 or 2 and exactly our tables; or an empty file.
-    Anything else is another program's, and is refused before we write.
-    """
-    uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    objects = 0
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == APPLICATION_ID and version >= 3:
-            tables = QUEUECTL_TABLES  # the usual case: no need to read the schema
-        else:
-            tables = {name for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%'")}
-            objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    finally:
-        conn.close()
-    if app_id == APPLICATION_ID:
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path} was written by a newer queuectl (schema {version}, this one "
-                f"knows {SCHEMA_VERSION}); upgrade queuectl"
-            )
-        return version
-    if app_id == 0 and version == 0 and objects == 0:
-        return 0  # an empty database: nothing in it to damage
-    if app_id == 0 and version in (1, 2) and tables == QUEUECTL_TABLES:
-        return version  # queuectl before version 3 (no application id yet)
-    what = [f"application_id {app_id:#x}"] if app_id else []
-    what.append(f"user_version {version}")
-    what.append("tables: " + (", ".join(sorted(tables)[:5]) or "none"))
-    raise StoreError(f"{path} is a SQLite database of another program ({'; '.join(what)});"
-                     " refusing to touch it")
-
-
-def _upgrade(db: SqliteDatabase, path: str, version: int) -> None:
-    """Create or upgrade the schema; safe when several processes race to do it."""
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer queuectl (schema {version}, this one "
-            f"knows {SCHEMA_VERSION}); upgrade queuectl"
-        )
-    with db.atomic():
-        # Re-read under the write lock: another process may have just done it.
-        current = db.execute_sql("PRAGMA user_version").fetchone()[0]
-        for target in range(current + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[target](db)
-            db.execute_sql(f"PRAGMA user_version = {int(target)}")
-
-
-# --- Errors: what a failed statement means for the user ------------------------
-
-_MASKING = ("cannot rollback - no transaction is active",
-            "cannot commit - no transaction is active")
-
-
-def root_error(exc: BaseException) -> BaseException:
-    """The error that started it: when SQLite rolled a transaction back by itself
-    (disk full, I/O error), ``atomic()``'s own rollback then fails with "cannot
-    rollback - no transaction is active", which would hide the real cause."""
-    seen = set()
-    while str(exc) in _MASKING and exc.__context__ is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc = exc.__context__
-    return exc
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """SQLITE_FULL (or ENOSPC) anywhere in the error's chain."""
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return True
-        if "database or disk is full" in str(current):
-            return True
-        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def describe_error(exc: BaseException, path: str | None = None,
-                   prefix: str = "database error") -> str:
-    """One line for the user: "database or disk is full: PATH" for a full disk,
-    else the root cause (never the masking rollback error)."""
-    if path is None:
-        path = bound_path()
-    if is_disk_full(exc) or (_is_io_error(exc) and _no_free_space(path)):
-        return f"database or disk is full: {path}"
-    return f"{prefix}: {root_error(exc)}"
-
-
-def _is_io_error(exc: BaseException) -> bool:
-    # Creating the -shm file on a full disk fails as "disk I/O error", not SQLITE_FULL.
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None and exc.args and isinstance(exc.args[0], sqlite3.Error):
-        code = getattr(exc.args[0], "sqlite_errorcode", None)  # Peewee's wrapper
-    return code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
-
-
-def _no_free_space(path: str | None) -> bool:
-    try:
-        return os.statvfs(os.path.dirname(path or "") or ".").f_bavail == 0
-    except OSError:
-        return False
-
-
-def bound_path() -> str | None:
-    """The file of the database the models are bound to (None before ``open_store``)."""
-    db = _unbound.obj
-    return getattr(db, "database", None)
-
-
-def relieve_full_disk(db: SqliteDatabase | None = None) -> None:
-    """After a write failed on a full disk: move the WAL's pages into the database
-    and truncate the WAL, so that freeing space (or this alone) lets the next
-    write through. Without it the WAL, never reaching the auto-checkpoint size,
-    stays as large as the free space allows and fills any space freed."""
-    db = db or _unbound.obj
-    if db is None:
-        return
-    try:
-        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        fit_checkpoints_to_free_space(db)
-    except (peewee.DatabaseError, sqlite3.Error):
-        pass
-
-
-def fit_checkpoints_to_free_space(db: SqliteDatabase) -> None:
-    """Set the automatic checkpoint to a quarter of the disk's free space (at most
-    SQLite's 1000 pages), so a WAL is reset and reused before it can fill the disk."""
-    try:
-        fs = os.statvfs(os.path.dirname(db.database) or ".")
-    except OSError:
-        return
-    page_size = 4096
-    pages = fs.f_bavail * fs.f_frsize // page_size // 4
-    pages = max(MIN_AUTOCHECKPOINT_PAGES, min(AUTOCHECKPOINT_PAGES, pages))
-    db.connection().execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
-
-
-def _wal_size(db: SqliteDatabase) -> int:
-    try:
-        return os.stat(db.database + "-wal").st_size
-    except OSError:
-        return 0
-
-
-def checkpoint_if_large(db: SqliteDatabase, limit: int = WAL_CHECKPOINT_BYTES) -> bool:
-    """Checkpoint and truncate the WAL once it is past ``limit`` bytes.
-
-    SQLite's automatic checkpoint is passive, and a WAL is only reset once no
-    reader is inside it: with many workers one always is, so the WAL grew without
-    bound (150-355 MB after 20,000 jobs with 8 workers, never given back). A
-    TRUNCATE checkpoint holds off new writers, waits for the readers to leave,
-    and empties the file. Writers wait meanwhile, so the wait is short
-    (CHECKPOINT_WAIT_MS a try, CHECKPOINT_BUDGET in all), and after a failure
-    (a long read, such as a big listing, pins the WAL) this process leaves the
-    WAL alone for CHECKPOINT_BACKOFF seconds. Another process's passive
-    checkpoint makes a try fail at once (SQLite does not wait for that lock),
-    hence the tries. Workers call this from their housekeeping; while the WAL
-    is small it costs a stat() and a statvfs(). Returns True if it truncated.
-    """
-    global _next_checkpoint
-    fit_checkpoints_to_free_space(db)
-    if _wal_size(db) <= limit:
-        return False
-    started = time.monotonic()
-    if started < _next_checkpoint:
-        return False
-    conn = db.connection()
-    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
-    conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
-    try:
-        tries = 0
-        while time.monotonic() - started < CHECKPOINT_BUDGET:
-            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if not busy:
-                return True
-            tries += 1
-            time.sleep(0.001 * tries)
-            if _wal_size(db) <= limit:  # another worker did it meanwhile
-                return False
-        _next_checkpoint = time.monotonic() + CHECKPOINT_BACKOFF
-        return False
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
-
-
-# --- The hot path: fixed statements, executed through the Peewee database. ---
-
-CLAIM_SQL = (
-    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = ?1,"
-    " started_at = ?2, updated_at = ?2, finished_at = NULL, lease_expires_at = ?3"
-    " WHERE id = (SELECT id FROM job INDEXED BY job_runnable"
-    " WHERE state IN ('pending', 'failed') AND run_at <= ?2"
-    " ORDER BY priority DESC, run_at, created_at LIMIT 1)"
-    " RETURNING id, command, attempts, max_retries, timeout"
-)
-
-# Every write by a worker to its job is fenced by (worker_id, attempts, state):
-# if the lease was lost and the job taken back, or the job was cancelled, the
-# late write changes nothing.
-_FENCE = " WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'processing'"
-
-# The output may come as valid UTF-8 bytes (large output: see runner._Tail.text);
-# CAST stores them as TEXT without a str of the whole of it ever being built.
-COMPLETE_SQL = (
-    "UPDATE job SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = CAST(? AS TEXT), last_error = NULL, lease_expires_at = NULL" + _FENCE
-)
-
-FAIL_SQL = (
-    "UPDATE job SET state = ?, run_at = ?, finished_at = ?, updated_at = ?, exit_code = ?,"
-    " output = CAST(? AS TEXT), last_error = ?, lease_expires_at = NULL" + _FENCE
-)
-
-# Taking back a job whose lease ran out happens in two steps (see
-# ``JobQueue.recover_expired``): first the lease is marked suspect, stored negated
-# as -(deadline of a grace period); a worker that is alive but could not write
-# (disk full) renews it, which clears the mark. Only a suspect lease whose grace has
-# passed is taken back. Both steps are fenced like a worker's write, and on the exact
-# lease value seen, so a renewal in between wins.
-SUSPECT_SQL = "UPDATE job SET lease_expires_at = ?" + _FENCE + " AND lease_expires_at = ?"
-
-RECOVER_SQL = FAIL_SQL + " AND lease_expires_at = ?"
-
-RELEASE_SQL = (
-    "UPDATE job SET state = 'pending', attempts = attempts - 1, worker_id = NULL,"
-    " started_at = NULL, lease_expires_at = NULL, updated_at = ?" + _FENCE
-)
-
-RENEW_SQL = "UPDATE job SET lease_expires_at = ?" + _FENCE
-
-ATTEMPT_SQL = (
-    "INSERT INTO attempt (job_id, number, worker_id, started_at, finished_at, exit_code,"
-    " error, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-# A negative (suspect) lease is below any clock reading: these find both kinds.
-EXPIRED_SQL = (
-    "SELECT id, attempts, max_retries, worker_id, started_at, lease_expires_at FROM job"
-    " INDEXED BY job_state_created"
-    " WHERE state = 'processing' AND lease_expires_at < ?"
-)
-
-ANY_EXPIRED_SQL = (
-    "SELECT 1 FROM job INDEXED BY job_state_created"
-    " WHERE state = 'processing' AND lease_expires_at < ? LIMIT 1"
-)
-
-# The database's identity: a random id kept in a reserved ``setting`` row (not a
-# config key: ``config`` neither lists nor accepts it), created by the first worker.
-# Job processes carry it (QUEUECTL_DB_ID), so a take-back kills only this
-# database's strays, never a job with the same id in another queue.
-DATABASE_ID_KEY = "database_id"
-ENSURE_DATABASE_ID_SQL = "INSERT OR IGNORE INTO setting (key, value) VALUES (?, ?)"
-SETTING_SQL = "SELECT value FROM setting WHERE key = ?"
-SET_SETTING_SQL = "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)"
-
-# The boot whose monotonic clock the leases and heartbeats were read from (another
-# reserved ``setting`` row): readings of an earlier boot mean nothing now.
-LEASE_BOOT_KEY = "lease_boot"
-ANY_RUNNING_SQL = (
-    "SELECT 1 FROM job INDEXED BY job_state_created WHERE state = 'processing' LIMIT 1"
-)
-ANY_WORKER_SQL = "SELECT 1 FROM worker LIMIT 1"
-FORGET_WORKERS_SQL = "DELETE FROM worker"
-
-BULK_INSERT_SQL = (
-    "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
-    " run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)"
-)
+def current() -> Storage | None:
+    """The storage opened last in this process (None before any)."""
+    return _current

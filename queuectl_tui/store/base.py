@@ -104,6 +104,9 @@ class Storage:
     # worker backs off from and a face reports in one line.
     errors: tuple[type[BaseException], ...]
     integrity_errors: tuple[type[BaseException], ...]
+    # How long a worker keeps retrying a busy (``is_busy``) operation at once
+    # before it treats it as an outage and backs off.
+    busy_timeout: float = 30.0
 
     # --- identity and lifetime -------------------------------------------------
 
@@ -125,6 +128,11 @@ class Storage:
         """False when the database was removed or replaced under us (SQLite: the file
         at the path is another one); the worker then waits and reopens."""
         return True
+
+    def for_worker(self) -> None:
+        """Called once by a worker process on its storage (and after a reopen):
+        tune the connection for the hot path (SQLite: no busy timeout; the worker
+        retries a busy operation itself, see ``worker.Worker._while_locked``)."""
 
     # --- transactions ----------------------------------------------------------
 
@@ -270,6 +278,12 @@ class Storage:
 
     def data_version(self) -> int:
         """A number that changes whenever anyone commits: the TUI's cheap check."""
+        raise NotImplementedError
+
+    def output_tail_columns(self, column: peewee.Field, tail: int) -> tuple:
+        """Two select expressions for a text column: its last ``tail`` characters
+        aliased "output", and its whole size in bytes aliased "output_bytes" (what
+        `queuectl show` reads of a large output, computed in the database)."""
         raise NotImplementedError
 
     def iterate(self, query: peewee.Query) -> Iterator:

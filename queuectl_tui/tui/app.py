@@ -266,7 +266,7 @@ class QueuectlApp(App):
                     self.post_message(self.Unchanged())
                     return
                 self.queue.recover_expired_if_writable()
-                workers = registry.live_workers(last.config.lease_seconds)
+                workers = registry.live_workers(self.queue.storage, last.config.lease_seconds)
                 snapshot = dataclasses.replace(last, workers=workers)
                 self._last_light_fetch = time.monotonic()
             else:
@@ -525,7 +525,7 @@ class QueuectlApp(App):
 
     @work(thread=True, exclusive=True, group="quit", exit_on_error=False)
     def _count_busy(self) -> None:
-        workers = registry.live_workers(self.queue.config().lease_seconds)
+        workers = registry.live_workers(self.queue.storage, self.queue.config().lease_seconds)
         self.post_message(self.BusyCounted(
             sum(1 for w in workers if w.owner == self.owner and w.current_job)))
 

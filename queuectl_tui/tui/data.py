@@ -80,7 +80,7 @@ def fetch(queue: JobQueue, view: View) -> Snapshot:
         view=view,
         counts=queue.counts(),
         config=config,
-        workers=registry.live_workers(config.lease_seconds),
+        workers=registry.live_workers(queue.storage, config.lease_seconds),
     )
     listing = view.listing()
     if listing is not None:

@@ -10,7 +10,6 @@ lease; the server's ``--workers`` pool does the work instead.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 
 
@@ -46,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         app = make_app(args.db, workers=0, read_only=args.read_only, embed_workers=False)
-    except (QueueError, peewee.DatabaseError, sqlite3.Error) as exc:
+    except Exception as exc:
+        from queuectl_tui import store
         from queuectl_tui.display import one_line
+
+        storage = store.current()
+        if not isinstance(exc, QueueError | peewee.DatabaseError) and not (
+                storage is not None and isinstance(exc, storage.errors)):
+            raise
 
         print(f"Error: {one_line(str(exc))}", file=sys.stderr, flush=True)
         return 1

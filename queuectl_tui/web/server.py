@@ -384,9 +384,9 @@ def _to_int(value: str, default: int) -> int:
 
 
 def _this_host() -> str:
-    import socket
+    from queuectl_tui.host import hostname
 
-    return socket.gethostname()
+    return hostname()
 
 
 def _say(text: str) -> None:

@@ -1,0 +1,1 @@
+"""Frozen schema steps, one module per backend."""
