@@ -552,10 +552,8 @@ class PostgresStorage(Storage):
                     conn.execute(ATTEMPT_SQL, (job.id, job.attempts, worker_id,
                                                job.started_at, row[0], outcome.exit_code,
                                                outcome.error, retry_at))
-            if row is not None:
-                stamp = row[0]
-            else:  # no longer ours: the stamp is still the transaction's instant
-                stamp = conn.execute(f"SELECT {NOW}").fetchone()[0]
+            # Not ours any more: the stamp is still the transaction's instant.
+            stamp = row[0] if row is not None else conn.execute(f"SELECT {NOW}").fetchone()[0]
             if claim_lease is not None:
                 claimed = conn.execute(CLAIM_SQL, (worker_id, claim_lease)).fetchone()
                 if claimed:

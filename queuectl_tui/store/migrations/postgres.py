@@ -108,19 +108,25 @@ _V1 = (
 # version -> the statements that bring a database from version-1 to version.
 STEPS: dict[int, tuple[str, ...]] = {1: _V1}
 
+# Which of our tables exist in the current schema: read from pg_tables with the
+# statement's own snapshot (to_regclass goes through the backend's catalog cache,
+# which may not yet know a table that another process created and committed
+# while we waited for the lock).
 READ_VERSION_SQL = (
-    f"SELECT CASE WHEN to_regclass('{VERSION_TABLE}') IS NULL THEN"
-    " CASE WHEN to_regclass('job') IS NULL THEN 0 ELSE -1 END END"
+    "SELECT coalesce(bool_or(tablename = %s), false), coalesce(bool_or(tablename = 'job'),"
+    " false) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+    " AND tablename IN (%s, 'job')"
 )
 
 
 def read_version(conn: Any, where: str) -> int:
     """The schema version of the database on ``conn`` (a psycopg connection): 0 for
     an empty one. Raises StoreError for another program's database."""
-    (missing,) = conn.execute(READ_VERSION_SQL).fetchone()
-    if missing == 0:
+    has_version, has_job = conn.execute(READ_VERSION_SQL,
+                                        (VERSION_TABLE, VERSION_TABLE)).fetchone()
+    if not has_version and not has_job:
         return 0
-    if missing == -1:
+    if not has_version:
         raise StoreError(f"{where} holds a 'job' table of another program"
                          " (no queuectl_schema table); refusing to touch it")
     (version,) = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
@@ -132,10 +138,11 @@ def check_version(version: int, where: str) -> None:
         raise StoreError(newer_schema(where, version, SCHEMA_VERSION))
 
 
-def upgrade(conn: Any, where: str, target: int = SCHEMA_VERSION) -> int:
+def upgrade(conn: Any, where: str, target: int | None = None) -> int:
     """Create or upgrade the schema to ``target`` on ``conn`` (autocommit psycopg
     connection), step by step, in one transaction under the advisory lock.
     Returns the version found under the lock."""
+    target = SCHEMA_VERSION if target is None else target
     check_version(target, where)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
