@@ -255,9 +255,16 @@ def test_data_version_moves_on_commits_not_on_reads(pg_database, storage):
         before = storage.data_version()
         other.settings()
         other.workers()
+        assert other.claim("w1", 30) is None  # a statement that changes nothing
         assert storage.data_version() == before
         _enqueue(other, ("v", 0))
-        assert storage.data_version() != before
+        after_enqueue = storage.data_version()
+        assert after_enqueue != before
+        other.claim("w1", 30)
+        assert storage.data_version() != after_enqueue
+        moved = storage.data_version()
+        other.delete_workers(None)  # deletes nothing
+        assert storage.data_version() == moved
     finally:
         other.close()
 

@@ -93,6 +93,29 @@ _V1 = (
       " WHERE state = 'dead'"
       for name, column in (("updated", "updated_at"), ("priority", "priority"),
                            ("attempts", "attempts"), ("run_at", "run_at"), ("id", "id"))),
+    # Change detection (PostgresStorage.data_version): every statement that changed
+    # a row of job, worker or setting draws a number from this sequence. nextval
+    # never waits for another transaction (no row lock, unlike a counter row), and
+    # a statement that changed nothing (an idle worker's empty claim) draws none.
+    "CREATE SEQUENCE queuectl_changes",
+    """CREATE FUNCTION queuectl_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM 1 FROM changed_rows_old LIMIT 1;
+        ELSE
+            PERFORM 1 FROM changed_rows LIMIT 1;
+        END IF;
+        IF FOUND THEN
+            PERFORM nextval('queuectl_changes');
+        END IF;
+        RETURN NULL;
+    END
+    $$""",
+    *(f"CREATE TRIGGER {table}_{event.lower()}d AFTER {event} ON {table}"
+      f" REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS"
+      f" {'changed_rows_old' if event == 'DELETE' else 'changed_rows'}"
+      " FOR EACH STATEMENT EXECUTE FUNCTION queuectl_changed()"
+      for table in ("job", "worker", "setting") for event in ("INSERT", "UPDATE", "DELETE")),
     "INSERT INTO setting (key, value) VALUES ('database_id', md5(random()::text"
     " || clock_timestamp()::text || pg_backend_pid()::text))"
     " ON CONFLICT (key) DO NOTHING",
