@@ -371,6 +371,17 @@ def test_waiter_reconnects_after_its_connection_is_killed(pg_database, storage):
         waiter.close()
 
 
+def test_waiter_without_a_server_waits_and_never_raises():
+    waiter = postgres.PgWaiter("postgresql://u:pw@127.0.0.1:1/db", "queuectl_x")
+    try:
+        assert not waiter.connected
+        started = time.monotonic()
+        assert waiter.wait(0.3) == "timeout"
+        assert 0.25 < time.monotonic() - started < 3
+    finally:
+        waiter.close()
+
+
 def test_storage_reconnects_on_the_next_call_after_its_connection_dropped(pg_database):
     s = PostgresStorage.open(pg_database)
     killer = PostgresStorage.open(pg_database)
@@ -384,6 +395,15 @@ def test_storage_reconnects_on_the_next_call_after_its_connection_dropped(pg_dat
         assert "\n" not in line and line.startswith("database error: ")
         s.after_error(failure.value)
         assert isinstance(s.settings(), dict)  # a new connection
+        # The same for the hot path's own transactions.
+        pid = s.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        killer.db.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        row = ("reconnected", "true", "default", 0, 3, None, None, 1.0, 1.0)
+        with pytest.raises(s.errors):
+            s.insert_jobs([row])
+        s.insert_jobs([row])  # all or nothing: the first try left nothing behind
+        assert s.db.execute_sql("SELECT count(*) FROM job WHERE id = 'reconnected'"
+                                ).fetchone()[0] == 1
         assert s.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] != pid
     finally:
         s.close()

@@ -58,6 +58,11 @@ SCHEMES = ("postgresql", "postgres")
 DEFAULT_PORT = 5432
 CONNECT_TIMEOUT = int(os.environ.get("QUEUECTL_PG_CONNECT_TIMEOUT", "10"))
 APPLICATION_NAME = "queuectl"
+# TCP keepalives: a server (or network) that vanished without closing the
+# connection is noticed in about idle + interval * count seconds, instead of a
+# statement (or a LISTEN) waiting on a dead socket for the kernel's two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 3}
 DATABASE_ID_KEY = "database_id"
 # At most one "wakeup" per interval (as doorbell.MIN_RING_INTERVAL): a flood of
 # NOTIFYs cannot turn into a storm of claim queries.
@@ -387,7 +392,7 @@ class PostgresStorage(Storage):
         driver = _load_driver()
         db = _Database(
             parsed.dbname, conninfo=parsed.conninfo, prefer_psycopg3=True,
-            connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME,
+            connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME, **KEEPALIVES,
         )
         where = f"PostgreSQL database {parsed.where}"
         try:
@@ -484,7 +489,12 @@ class PostgresStorage(Storage):
             return _scrub(str(exc), self._parsed)
         if self.is_disk_full(exc):
             return f"database or disk is full: {self.location}"
-        return _scrub(f"{prefix}: {_first_line(exc)}", self._parsed)
+        line = _first_line(exc)
+        if line.startswith(("connection failed", "connection to server")):
+            # Reconnecting failed: the server is down or unreachable.
+            return _scrub(f"cannot connect to PostgreSQL at {self._parsed.where}: "
+                          f"{_connect_reason(exc)}", self._parsed)
+        return _scrub(f"{prefix}: {line}", self._parsed)
 
     def after_error(self, exc: BaseException) -> None:
         """Drop a connection that the error left broken, so the next call reconnects."""
@@ -769,7 +779,8 @@ class PgWaiter(Waiter):
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True,
                                    connect_timeout=CONNECT_TIMEOUT,
-                                   application_name=APPLICATION_NAME + " listen")
+                                   application_name=APPLICATION_NAME + " listen",
+                                   **KEEPALIVES)
             conn.execute(f'LISTEN "{self._channel}"')
         except psycopg.Error:
             self._conn = None
