@@ -333,11 +333,17 @@ ANY_EXPIRED_SQL = f"SELECT EXISTS (SELECT 1 FROM job WHERE {_EXPIRED})"
 ANY_RUNNING_SQL = ("SELECT EXISTS (SELECT 1 FROM job WHERE state = 'processing')"
                    " OR EXISTS (SELECT 1 FROM worker)")
 
-INSERT_JOB_SQL = (
+# Jobs go in as one statement per chunk of rows (arrays, one per column):
+# twice as fast as a pipelined executemany, and one change-trigger call.
+INSERT_JOBS_SQL = (
     "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
-    " run_at, created_at, updated_at) VALUES (%s, %s, 'pending', %s, %s, 0, %s, %s,"
-    f" coalesce(%s::float8, {NOW}), %s, %s)"
+    " run_at, created_at, updated_at) SELECT id, command, 'pending', queue, priority, 0,"
+    f" max_retries, timeout, coalesce(run_at, {NOW}), created_at, updated_at"
+    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[],"
+    " %s::float8[], %s::float8[], %s::float8[], %s::float8[])"
+    " AS t(id, command, queue, priority, max_retries, timeout, run_at, created_at, updated_at)"
 )
+INSERT_CHUNK = 10_000
 
 CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
 
@@ -530,10 +536,14 @@ class PostgresStorage(Storage):
     # --- enqueue ---------------------------------------------------------------
 
     def insert_jobs(self, rows: Sequence[tuple]) -> None:
-        """All or none. psycopg's executemany pipelines the rows (one round trip
-        per batch, not per row). run_at None: the server's now."""
-        with self._txn() as conn, conn.cursor() as cursor:
-            cursor.executemany(INSERT_JOB_SQL, rows)
+        """All or none, in one transaction; run_at None: the server's now."""
+        if not rows:
+            return
+        with self._txn() as conn:
+            for start in range(0, len(rows), INSERT_CHUNK):
+                columns = [list(column) for column in zip(*rows[start:start + INSERT_CHUNK],
+                                                          strict=True)]
+                conn.execute(INSERT_JOBS_SQL, columns)
 
     # --- the worker's hot path -------------------------------------------------
 
