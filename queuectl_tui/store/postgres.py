@@ -67,8 +67,12 @@ DATABASE_ID_KEY = "database_id"
 # At most one "wakeup" per interval (as doorbell.MIN_RING_INTERVAL): a flood of
 # NOTIFYs cannot turn into a storm of claim queries.
 MIN_WAKE_INTERVAL = 0.01
-# The LISTEN connection's reconnect back-off (seconds), doubled per failure.
+# The LISTEN connection's reconnect back-off (seconds), doubled per failure, and
+# its connect timeout: a reconnect happens inside ``wait``, which must not stop
+# watching the worker's signal fd for long when the server is unreachable
+# (libpq's smallest timeout is 2 s).
 LISTEN_BACKOFF = (0.05, 5.0)
+LISTEN_CONNECT_TIMEOUT = 2
 # SQLSTATEs worth retrying at once: lock_not_available, serialization_failure,
 # deadlock_detected (a transaction lost a race; the next try succeeds).
 BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
@@ -788,7 +792,7 @@ class PgWaiter(Waiter):
     def _connect(self) -> bool:
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True,
-                                   connect_timeout=CONNECT_TIMEOUT,
+                                   connect_timeout=LISTEN_CONNECT_TIMEOUT,
                                    application_name=APPLICATION_NAME + " listen",
                                    **KEEPALIVES)
             conn.execute(f'LISTEN "{self._channel}"')
