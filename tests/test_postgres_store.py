@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -557,8 +558,9 @@ def test_unreachable_server_is_one_line_without_the_password():
 def test_wrong_password_error_does_not_show_it(pg_database):
     # Trust auth accepts any password; an unknown database gives the server's
     # refusal, which must not echo the URL's password either.
-    url = pg_database.replace("://", "://postgres:pw%2Fsecret@", 1).replace(
-        "postgres@", "", 1).rsplit("/", 1)[0] + "/no_such_db_qctl"
+    parts = urllib.parse.urlsplit(pg_database)
+    netloc = f"{parts.username or 'postgres'}:pw%2Fsecret@{parts.hostname}:{parts.port or 5432}"
+    url = urllib.parse.urlunsplit(parts._replace(netloc=netloc, path="/no_such_db_qctl"))
     with pytest.raises(StoreError) as refused:
         PostgresStorage.open(url)
     assert "secret" not in str(refused.value)
