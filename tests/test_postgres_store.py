@@ -99,6 +99,10 @@ def test_output_with_nul_bytes_is_stored(storage):
         job = storage.claim("w1", 30)
         assert job.id == job_id
         storage.finish(job, "w1", Outcome("completed", 0, None, output, None), None)
+    _enqueue(storage, ("e", 0))
+    job = storage.claim("w1", 30)
+    storage.finish(job, "w1", Outcome("failed", 1, "bad\x00news", "", 1.0), None)
+    assert _row(storage, "e")["last_error"] == "bad\ufffdnews"
     assert _row(storage, "n")["output"] == "a\ufffdb"
     assert _row(storage, "m")["output"] == "c\ufffdd"
 

@@ -558,6 +558,8 @@ class PostgresStorage(Storage):
     def finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
         output, out = _storable_output(outcome.output)
+        if outcome.error is not None and "\x00" in outcome.error:
+            outcome = outcome._replace(error=outcome.error.replace("\x00", "\ufffd"))
         fence = (job.id, worker_id, job.attempts)
         following = None
         retry_at = None
