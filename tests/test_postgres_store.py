@@ -123,6 +123,30 @@ def test_writes_are_fenced_on_worker_attempt_and_state(storage):
     assert storage.finish(job, "w1", done, None)[0] is False  # released: no longer ours
 
 
+class _AnswerLost:
+    """A connection whose statements run (and commit) but whose answers are lost."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, *args):
+        self.conn.execute(*args)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_claim_whose_answer_was_lost_goes_back_uncharged(storage, monkeypatch):
+    _enqueue(storage, ("lost", 1), ("next", 0))
+    real = storage._conn
+    monkeypatch.setattr(storage, "_conn", lambda: _AnswerLost(real()))
+    with pytest.raises(storage.errors):
+        storage.claim("w1", 30)
+    monkeypatch.undo()
+    assert _row(storage, "lost")["state"] == "processing"  # committed, nobody runs it
+    job = storage.claim("w1", 30)
+    assert (job.id, job.attempts) == ("lost", 1)  # given back and claimed again, uncharged
+    assert storage.claim("w2", 30).id == "next"
+
+
 def test_racing_claimers_never_share_a_job(pg_database, storage):
     _enqueue(storage, *((f"r{i}", 0) for i in range(300)))
     taken: dict[str, list[str]] = {}

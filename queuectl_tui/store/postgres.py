@@ -313,6 +313,13 @@ RELEASE_SQL = (
     f" started_at = NULL, lease_expires_at = NULL, updated_at = {NOW}" + _FENCE
 )
 
+# A worker's running jobs other than the one it holds: claims whose answer was lost.
+LOST_CLAIMS_SQL = (
+    "UPDATE job SET state = 'pending', attempts = attempts - 1, worker_id = NULL,"
+    f" started_at = NULL, lease_expires_at = NULL, updated_at = {NOW}"
+    " WHERE worker_id = %s AND state = 'processing' AND id IS DISTINCT FROM %s"
+)
+
 RENEW_SQL = f"UPDATE job SET lease_expires_at = {NOW} + %s::float8" + _FENCE
 
 # Suspect marks and take-backs, fenced on the exact lease value seen (as on SQLite).
@@ -389,6 +396,8 @@ class PostgresStorage(Storage):
         self.channel = "queuectl_" + "".join(c for c in database_id if c.isalnum())[:40]
         self.errors = (peewee.DatabaseError, peewee.InterfaceError, driver.Error, StoreError)
         self.integrity_errors = (peewee.IntegrityError, driver.errors.IntegrityError)
+        # Workers whose last claim may have committed unseen (see claim).
+        self._unsure: set[str] = set()
 
     # --- identity and lifetime -------------------------------------------------
 
@@ -552,11 +561,41 @@ class PostgresStorage(Storage):
     # --- the worker's hot path -------------------------------------------------
 
     def claim(self, worker_id: str, lease_seconds: float) -> ClaimedRow | None:
-        row = self._conn().execute(CLAIM_SQL, (worker_id, lease_seconds)).fetchone()
+        if worker_id in self._unsure:
+            with self._txn() as conn:
+                self._give_back_lost_claims(conn, worker_id, None)
+                row = conn.execute(CLAIM_SQL, (worker_id, lease_seconds)).fetchone()
+            self._unsure.discard(worker_id)
+        else:
+            try:
+                row = self._conn().execute(CLAIM_SQL, (worker_id, lease_seconds)).fetchone()
+            except BaseException:
+                self._unsure.add(worker_id)
+                raise
         return ClaimedRow(*row) if row else None
+
+    def _give_back_lost_claims(self, conn, worker_id: str, keep: str | None) -> None:
+        """After a claim whose answer was lost (the connection dropped after the
+        server committed it, before the result arrived), the job is running
+        under this worker's name with nobody running it. Only this worker
+        (one job at a time) could have claimed under its id, so every running
+        job of its name other than ``keep`` (the one it holds) is such a job:
+        it goes back uncharged, instead of waiting a lease and costing an attempt."""
+        conn.execute(LOST_CLAIMS_SQL, (worker_id, keep))
 
     def finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
+        try:
+            result = self._finish(job, worker_id, outcome, claim_lease)
+        except BaseException:
+            if claim_lease is not None:  # it may have claimed and committed
+                self._unsure.add(worker_id)
+            raise
+        self._unsure.discard(worker_id)
+        return result
+
+    def _finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
+                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
         output, out = _storable_output(outcome.output)
         if outcome.error is not None and "\x00" in outcome.error:
             outcome = outcome._replace(error=outcome.error.replace("\x00", "\ufffd"))
@@ -564,6 +603,8 @@ class PostgresStorage(Storage):
         following = None
         retry_at = None
         with self._txn() as conn:
+            if worker_id in self._unsure:
+                self._give_back_lost_claims(conn, worker_id, job.id)
             if outcome.state == "completed":
                 row = conn.execute(COMPLETE_SQL.format(out=out),
                                    (outcome.exit_code, output, *fence)).fetchone()
