@@ -398,6 +398,7 @@ class PostgresStorage(SqlStorage):
     driver, an unreachable server, another program's database or a newer schema."""
 
     kind = "postgres"
+    text_holds_nul = False
 
     def __init__(self, url: str):
         parsed = parse_url(url)
