@@ -509,8 +509,9 @@ def test_demo_serves_a_throwaway_database_with_workers(servers, tmp_path):
     db = Path(server._url_line().split(" ", 2)[1].rstrip(","))
     assert db.name == "demo.db" and db.exists()
     cli = Cli(db)
-    status = wait_for(lambda: (s := cli.json("status", "--json"))["workers"] and s,
-                      message="the demo's workers")
+    status = wait_for(lambda: len((s := cli.json("status", "--json"))["workers"]) == 2
+                      and s["jobs"]["dead"] >= 1 and s,
+                      message="the demo's two workers and a dead job")
     assert len(status["workers"]) == 2 and status["jobs"]["dead"] >= 1
     assert server.stop() < 5 and server.proc.returncode == 0
     assert not db.parent.exists()

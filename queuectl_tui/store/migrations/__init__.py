@@ -1,1 +1,1 @@
-"""Frozen schema steps, one module per backend."""
+"""Frozen schema steps, one module per backend (``sqlite``, ``postgres``)."""
