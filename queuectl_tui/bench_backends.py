@@ -16,7 +16,6 @@ throwaway database (``store.scratch``), never the user's.
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 import subprocess
 import time
@@ -24,45 +23,26 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 from queuectl_tui import registry
-from queuectl_tui.errors import StoreError
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
-from queuectl_tui.store.scratch import is_postgres_url
 from queuectl_tui.supervisor import Supervisor
 
 UNFINISHED = ("pending", "processing", "failed")
 
 
-def _require_store(db: str) -> None:
-    """Until this queuectl has its PostgreSQL store, a URL would be taken for a file
-    path (and a folder `postgresql:` made for it): refuse instead."""
-    if is_postgres_url(db) and importlib.util.find_spec("queuectl_tui.store.postgres") is None:
-        raise StoreError("this queuectl has no PostgreSQL store")
-
-
 @contextmanager
 def _workers(db: str, count: int):
     """An open queue and COUNT idle workers on it, all ended on the way out."""
-    _require_store(db)
     queue = JobQueue.open(db)
     supervisor = Supervisor(db, owner="bench", log=subprocess.DEVNULL)
     supervisor.start(count)
     try:
         lease = queue.config().lease_seconds
-        _wait_for(lambda: _live_workers(queue, lease) >= count, 15)
+        _wait_for(lambda: len(registry.live_workers(queue.storage, lease)) >= count, 15)
         yield queue
     finally:
         supervisor.shutdown(15)
         queue.close()
-
-
-def _live_workers(queue: JobQueue, lease: float) -> int:
-    """How many workers are up. Bridges the storage refactor (issue 11), where
-    ``live_workers`` takes the queue's storage; drop the old call after the merge."""
-    storage = getattr(queue, "storage", None)
-    if storage is not None:
-        return len(registry.live_workers(storage, lease))
-    return len(registry.live_workers(lease))
 
 
 def queue_throughput(db: str, jobs: int, workers: int) -> float:

@@ -6,7 +6,6 @@ user's data and folders are never touched."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -18,7 +17,6 @@ from queuectl_tui.errors import StoreError
 from queuectl_tui.store.scratch import masked, scratch_database
 
 PG_URL = os.environ.get("QUEUECTL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-HAS_PG_STORE = importlib.util.find_spec("queuectl_tui.store.postgres") is not None
 
 
 def _server_answers() -> str | None:
@@ -93,13 +91,12 @@ def test_throughput_and_pickup_latency_through_the_domain_on_sqlite(tmp_path: Pa
     assert 0 <= p50 <= p99
 
 
-def test_a_postgresql_url_is_measured_there_or_refused_but_never_taken_for_a_path(
+def test_throughput_and_pickup_latency_on_a_scratch_postgresql_database(
         pg_server, tmp_path: Path, monkeypatch):
+    """Measured there (a URL is never taken for a path: nothing appears in the cwd)."""
     monkeypatch.chdir(tmp_path)
     with scratch_database(pg_server, "bench") as url:
-        if HAS_PG_STORE:
-            assert bench_backends.queue_throughput(url, jobs=10, workers=1) > 0
-        else:
-            with pytest.raises(StoreError, match="no PostgreSQL store"):
-                bench_backends.queue_throughput(url, jobs=10, workers=1)
+        assert bench_backends.queue_throughput(url, jobs=10, workers=2) > 0
+    with scratch_database(pg_server, "bench") as url:
+        assert len(bench_backends.pickup_latency(url, samples=2)) == 2
     assert list(tmp_path.iterdir()) == []
