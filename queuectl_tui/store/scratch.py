@@ -18,21 +18,12 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 from queuectl_tui.errors import StoreError
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(target: str) -> bool:
-    return target.startswith(POSTGRES_SCHEMES)
+from queuectl_tui.store import is_database_url, location_of
 
 
 def masked(url: str) -> str:
-    """The URL with its password as ***, for anything a person or a log sees."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(
-        f":{parts.password}@", ":***@", 1)))
+    """The URL with its password as ***: the store's one masking rule."""
+    return location_of(url)
 
 
 @contextmanager
@@ -43,6 +34,8 @@ def scratch_database(server_url: str, label: str = "bench") -> Iterator[str]:
     to issue CREATE/DROP DATABASE); the new one is dropped on exit, even after
     an error, with FORCE (PostgreSQL 13+) so open connections do not block it.
     """
+    if not is_database_url(server_url):
+        raise StoreError(f"not a PostgreSQL URL: {server_url!r}")
     if not label.isidentifier() or not label.isascii():
         raise ValueError(f"bad label {label!r}")
     name = f"qctl_{label.lower()}_{secrets.token_hex(4)}"
