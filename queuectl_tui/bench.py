@@ -18,8 +18,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from queuectl_tui import bench_backends
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
+from queuectl_tui.store.scratch import masked, scratch_database
 from queuectl_tui.supervisor import Supervisor
 
 ROUNDS = 3
@@ -39,6 +41,19 @@ class Figures:
     jobs: int
     workers: int
     results: dict[str, float] = field(default_factory=dict)
+    server: str | None = None  # the PostgreSQL server measured too (password masked)
+
+    def _postgres_rows(self) -> list[tuple[str, str, str]]:
+        """Rows 2b and 4b: the same questions asked of PostgreSQL, beside SQLite's."""
+        r = self.results
+        if "pg_throughput_jobs_per_s" not in r:
+            return []
+        return [
+            ("2b. throughput on PostgreSQL", f"{r['pg_throughput_jobs_per_s']:,.0f} jobs/s",
+             f"{r['pg_throughput_ratio']:.2f} of (1), {r['pg_vs_sqlite']:.2f} of (2)"),
+            ("4b. pickup latency on PostgreSQL", f"p50 {r['pg_pickup_p50_ms']:.1f} ms",
+             f"p99 {r['pg_pickup_p99_ms']:.1f} ms"),
+        ]
 
     def table(self) -> str:
         r = self.results
@@ -50,6 +65,7 @@ class Figures:
              f"{r['bulk_enqueue_jobs_per_s']:,.0f} jobs/s", f"{r['bulk_enqueue_s']:.3f} s"),
             ("4. pickup latency (idle worker)",
              f"p50 {r['pickup_p50_ms']:.1f} ms", f"p99 {r['pickup_p99_ms']:.1f} ms"),
+            *self._postgres_rows(),
             (f"5. throughput with {r['history_rows']:,.0f} finished jobs",
              f"{r['history_throughput_jobs_per_s']:,.0f} jobs/s",
              f"{r['history_ratio']:.2f} of (2)"),
@@ -60,7 +76,8 @@ class Figures:
         ]
         width = max(len(name) for name, _, _ in rows)
         lines = [f"queuectl bench: {self.jobs:,} jobs, {self.workers} workers, "
-                 f"{os.cpu_count()} cores"]
+                 f"{os.cpu_count()} cores"
+                 + (f"; PostgreSQL: {self.server}" if self.server else "")]
         lines += [f"{name.ljust(width)}  {value:>22}  {extra}".rstrip()
                   for name, value, extra in rows]
         return "\n".join(lines)
@@ -190,8 +207,12 @@ def idle_cpu(path: str, seconds: float) -> float:
 
 
 def run(jobs: int = 1000, workers: int = 2, history: int = 200_000,
-        idle_seconds: float = 10.0, say=lambda text: None) -> Figures:
-    figures = Figures(jobs, workers)
+        idle_seconds: float = 10.0, say=lambda text: None,
+        server: str | None = None) -> Figures:
+    """The seven figures on SQLite; with ``server`` (a postgresql:// URL) also
+    throughput and pickup latency on PostgreSQL, each on a throwaway database
+    created on that server and dropped afterwards (``store.scratch``)."""
+    figures = Figures(jobs, workers, server=masked(server) if server else None)
     r = figures.results
     folder = tempfile.mkdtemp(prefix="queuectl-bench-")
     try:
@@ -200,19 +221,28 @@ def run(jobs: int = 1000, workers: int = 2, history: int = 200_000,
         history_db = os.path.join(folder, "history.db")
         say(f"history: {history:,} finished jobs…")
         add_history(history_db, history)
-        limits, plain, loaded = [], [], []
+        limits, plain, loaded, on_pg = [], [], [], []
         for round_ in range(ROUNDS):
             say(f"spawn limit, throughput, throughput with history ({round_ + 1}/{ROUNDS})…")
             limits.append(spawn_limit(jobs, workers))
             plain.append(_queue_throughput(os.path.join(folder, f"tp{round_}.db"), jobs,
                                            workers))
             loaded.append(_queue_throughput(history_db, jobs, workers))
+            if server:  # in the same turns, so the ratio to SQLite sees the same machine
+                say(f"throughput on PostgreSQL ({round_ + 1}/{ROUNDS})…")
+                with scratch_database(server) as url:
+                    on_pg.append(bench_backends.queue_throughput(url, jobs, workers))
         r["spawn_limit_jobs_per_s"] = statistics.median(limits)
         r["throughput_jobs_per_s"] = statistics.median(plain)
         r["throughput_ratio"] = r["throughput_jobs_per_s"] / r["spawn_limit_jobs_per_s"]
         r["history_rows"] = history
         r["history_throughput_jobs_per_s"] = statistics.median(loaded)
         r["history_ratio"] = r["history_throughput_jobs_per_s"] / r["throughput_jobs_per_s"]
+        if server:
+            r["pg_throughput_jobs_per_s"] = statistics.median(on_pg)
+            r["pg_throughput_ratio"] = (r["pg_throughput_jobs_per_s"]
+                                        / r["spawn_limit_jobs_per_s"])
+            r["pg_vs_sqlite"] = r["pg_throughput_jobs_per_s"] / r["throughput_jobs_per_s"]
         say("bulk enqueue…")
         r["bulk_enqueue_s"] = bulk_enqueue(os.path.join(folder, "bulk.db"))
         r["bulk_enqueue_jobs_per_s"] = 10_000 / r["bulk_enqueue_s"]
@@ -221,6 +251,11 @@ def run(jobs: int = 1000, workers: int = 2, history: int = 200_000,
         r["pickup_p50_ms"] = 1000 * statistics.median(latencies)
         r["pickup_p99_ms"] = 1000 * latencies[min(len(latencies) - 1,
                                                   round(0.99 * (len(latencies) - 1)))]
+        if server:
+            say("pickup latency on PostgreSQL…")
+            with scratch_database(server) as url:
+                r["pg_pickup_p50_ms"], r["pg_pickup_p99_ms"] = bench_backends.p50_p99_ms(
+                    bench_backends.pickup_latency(url))
         say("CLI start-up…")
         status, bare = cli_startup()
         r["cli_status_ms"], r["bare_import_ms"] = 1000 * status, 1000 * bare

@@ -401,7 +401,8 @@ def test_export_warns_while_workers_are_registered(make_db):
     with opened(source) as queue:
         queue.enqueue([JobSpec(command="true", id="one")])
         queue.prepare_worker()
-        registry.register(queue.storage, "testhost-2-1", "cli")  # this (live) process stands in for one
+        # this (live) process stands in for a worker
+        registry.register(queue.storage, "testhost-2-1", "cli")
     result = queuectl(source, "export")
     assert result.err == ("Warning: 1 worker is running on this database; what they do from"
                           " now on is not in the export (stop them before moving a queue:"
