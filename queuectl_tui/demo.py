@@ -8,7 +8,12 @@ programs that do not exist (which is how jobs land in the DLQ).
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from queuectl_tui.config import Config
 from queuectl_tui.jobspec import JobSpec
@@ -16,6 +21,28 @@ from queuectl_tui.queue import JobQueue
 from queuectl_tui.timeutil import now
 
 DEMO_WORKER = "demo-host-4242-beef"
+DEMO_PREFIX = "queuectl-demo-"
+
+
+@contextmanager
+def throwaway_database(server: str | None = None, label: str = "demo") -> Iterator[str]:
+    """Where a demo shows off, then forgets: a file in a new temporary folder or,
+    when queuectl is pointed at a PostgreSQL server, a database of its own created
+    on that server (so the demo exercises the backend the user chose) and dropped
+    on the way out. Never the user's own database."""
+    from queuectl_tui.store import is_database_url
+
+    if server is not None and is_database_url(server):
+        from queuectl_tui.store.scratch import scratch_database
+
+        with scratch_database(server, label) as url:
+            yield url
+        return
+    folder = tempfile.mkdtemp(prefix=f"queuectl-{label}-")
+    try:
+        yield os.path.join(folder, "demo.db")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 # (id, command, priority, outcome): outcome is what the seeded history did.
 _HISTORY = [

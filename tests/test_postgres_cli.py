@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST_CONFIG, wait_for
-from tests.pg import SKIP_REASON, drop_database, fresh_database, pg_url
+from tests.pg import SKIP_REASON, _admin, drop_database, fresh_database, pg_url
 
 pytestmark = pytest.mark.skipif(pg_url() is None, reason=SKIP_REASON)
 
@@ -311,3 +311,26 @@ def test_an_unreachable_server_is_one_line_and_exit_1(pg, command):
     assert result.stderr == "Error: cannot connect to PostgreSQL at 127.0.0.1:1/queue:" \
         " Connection refused\n"
     assert result.stdout == ""
+
+
+def test_a_demo_on_postgresql_gets_a_database_of_its_own_dropped_afterwards():
+    """`queuectl --db postgresql://… demo` (and `web --demo`) show off on the backend the
+    user chose, in a database created for the demo, never the user's own; it is gone
+    afterwards, also when the demo ends on an error."""
+    from queuectl_tui.demo import seed_demo, throwaway_database
+    from queuectl_tui.queue import JobQueue
+
+    server = _with_password(pg_url())
+    names = []
+    with pytest.raises(RuntimeError), throwaway_database(server) as url:
+        assert url.startswith("postgresql://") and "/qctl_demo_" in url
+        names.append(url.rsplit("/", 1)[1])
+        queue = JobQueue.open(url)
+        seed_demo(queue)
+        assert queue.counts()["dead"] >= 1 and queue.storage.location.count("***") == 1
+        queue.close()
+        raise RuntimeError("the demo stopped on an error")
+    with _admin(pg_url()) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
+                            (names[0],)).fetchone()[0]
+    assert left == 0

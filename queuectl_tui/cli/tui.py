@@ -21,11 +21,10 @@ def _exit_on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False,
-         read_only: bool = False) -> None:
-    """Run the app; whatever way it ends, its embedded workers are shut down (and a
-    throwaway demo database removed) before the exit status is returned: 0, 1
-    after a crash (the error on stderr), 128+N after signal N."""
+def _run(db_path: str, workers: int | None, demo: bool, read_only: bool = False) -> None:
+    """Run the app; whatever way it ends, its embedded workers are shut down before
+    the exit status is returned: 0, 1 after a crash (the error on stderr), 128+N
+    after signal N."""
     _need_terminal()
     previous = {sig: signal.signal(sig, _exit_on_signal) for sig in _EXIT_SIGNALS}
     app = None
@@ -42,10 +41,6 @@ def _run(db_path: str, workers: int | None, demo: bool, throwaway: bool = False,
         try:
             if app is not None:
                 app.embedded.shutdown()
-            if throwaway:
-                from queuectl_tui.tui import remove_demo_database
-
-                remove_demo_database(db_path)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -78,7 +73,7 @@ def _need_terminal() -> None:
 def tui(app: AppContext, workers: int | None, read_only: bool, demo: bool) -> None:
     """Open the full-screen app (also what bare `queuectl` does)."""
     if demo:
-        _run_demo(workers if workers is not None else 2)
+        _run_demo(workers if workers is not None else 2, app.db_path)
         return
     _run(app.db_path, workers, demo, read_only=read_only)
 
@@ -86,16 +81,19 @@ def tui(app: AppContext, workers: int | None, read_only: bool, demo: bool) -> No
 @click.command()
 @click.option("-w", "--workers", type=click.IntRange(0, 64), default=2, show_default=True,
               help="Embedded worker processes.")
-def demo(workers: int) -> None:
+@pass_app
+def demo(app: AppContext, workers: int) -> None:
     """Open the TUI on a throwaway database full of example jobs, with live workers.
-    The database is deleted when the app ends."""
-    _run_demo(workers)
+    The database is deleted when the app ends. With a PostgreSQL --db, the demo
+    runs in a database of its own created on that server (needs CREATEDB)."""
+    _run_demo(workers, app.db_path)
 
 
-def _run_demo(workers: int) -> None:
-    from queuectl_tui.tui import demo_database
+def _run_demo(workers: int, target: str) -> None:
+    from queuectl_tui.demo import throwaway_database
+    from queuectl_tui.store import location_of
 
     _need_terminal()
-    path = demo_database()
-    click.echo(f"Demo database: {path} (deleted on exit)", err=True)
-    _run(path, workers, True, throwaway=True)
+    with throwaway_database(target) as demo_target:
+        click.echo(f"Demo database: {location_of(demo_target)} (deleted on exit)", err=True)
+        _run(demo_target, workers, True)

@@ -69,26 +69,20 @@ def web(app: AppContext, host: str, port: int, workers: int | None, read_only: b
         raise click.BadParameter("give an http:// or https:// URL", param_hint="--public-url")
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
-    db_path = app.db_path
-    if demo:
-        import tempfile
+    if not demo:
+        _serve(app.db_path, host, port, workers or 0, read_only, token, public_url, max_tabs,
+               demo)
+        return
+    from queuectl_tui.demo import seed_demo, throwaway_database
+    from queuectl_tui.queue import JobQueue
 
-        from queuectl_tui.demo import seed_demo
-        from queuectl_tui.queue import JobQueue
-
-        # (not tui.demo_database: the CLI never imports the TUI package)
-        db_path = os.path.join(tempfile.mkdtemp(prefix="queuectl-web-demo-"), "demo.db")
+    # (not the TUI's demo database: the CLI never imports the TUI package)
+    with throwaway_database(app.db_path, "web-demo") as db_path:
         seeded = JobQueue.open(db_path)
         seed_demo(seeded)
         seeded.close()
-        workers = 2 if workers is None else workers
-    try:
-        _serve(db_path, host, port, workers or 0, read_only, token, public_url, max_tabs, demo)
-    finally:
-        if demo:
-            import shutil
-
-            shutil.rmtree(os.path.dirname(db_path), ignore_errors=True)
+        _serve(db_path, host, port, 2 if workers is None else workers or 0, read_only, token,
+               public_url, max_tabs, demo)
 
 
 def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,

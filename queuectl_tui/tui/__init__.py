@@ -3,13 +3,8 @@ tests and the screenshot script all go through it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-
-DEMO_PREFIX = "queuectl-demo-"
 
 
 def make_app(
@@ -50,16 +45,3 @@ def make_app(
 
     return QueuectlApp(queue, child_target(db_path), workers=count if can_embed else 0,
                        demo=demo, clock=clock, throwaway=demo, can_embed=can_embed)
-
-
-def demo_database() -> str:
-    """A throwaway database for `queuectl demo`, in its own new folder (remove it
-    with ``remove_demo_database``)."""
-    return os.path.join(tempfile.mkdtemp(prefix=DEMO_PREFIX), "demo.db")
-
-
-def remove_demo_database(path: str) -> None:
-    """Delete a ``demo_database()`` folder (and only such a folder)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.basename(folder).startswith(DEMO_PREFIX):
-        shutil.rmtree(folder, ignore_errors=True)
