@@ -330,6 +330,7 @@ LOST_CLAIMS_SQL = (
     " WHERE worker_id = %s AND state = 'processing' AND id IS DISTINCT FROM %s"
 )
 
+
 @functools.cache
 def finish_sql(failed: bool, out_bytes: bool, give_back: bool, claim: bool) -> str:
     """Finish-and-claim-next as ONE statement (autocommit: one transaction, one
@@ -386,7 +387,6 @@ def finish_sql(failed: bool, out_bytes: bool, give_back: bool, claim: bool) -> s
         source = " LEFT JOIN next ON true"
     return (f"WITH {', '.join(ctes)} SELECT (SELECT finished_at FROM done), {NOW},"
             f" {columns} FROM (VALUES (1)) AS one (x){source}")
-
 
 
 RENEW_SQL = f"UPDATE job SET lease_expires_at = {NOW} + %s::float8" + _FENCE
