@@ -216,6 +216,24 @@ def test_a_claim_whose_answer_was_lost_goes_back_uncharged(storage, monkeypatch)
     assert storage.claim("w2", 30).id == "next"
 
 
+def test_a_finish_whose_answer_was_lost_gives_its_claim_back_on_the_retry(storage, monkeypatch):
+    _enqueue(storage, ("a", 2), ("b", 1), ("c", 0))
+    job = storage.claim("w1", 30)
+    real = storage._conn
+    monkeypatch.setattr(storage, "_conn", lambda: _AnswerLost(real()))
+    done = Outcome("completed", 0, None, "", None)
+    with pytest.raises(storage.errors):
+        storage.finish(job, "w1", done, claim_lease=30)
+    monkeypatch.undo()
+    assert _row(storage, "b")["state"] == "processing"  # claimed, nobody runs it
+    # The worker records again: already recorded (no longer processing), and in
+    # the same statement b goes back uncharged; the claim takes the next one.
+    recorded, _, following = storage.finish(job, "w1", done, claim_lease=30)
+    assert not recorded and _row(storage, "a")["state"] == "completed"
+    assert following.id == "c"
+    assert (_row(storage, "b")["state"], _row(storage, "b")["attempts"]) == ("pending", 0)
+
+
 def test_racing_claimers_never_share_a_job(pg_database, storage):
     _enqueue(storage, *((f"r{i}", 0) for i in range(300)))
     taken: dict[str, list[str]] = {}
