@@ -123,6 +123,75 @@ def test_writes_are_fenced_on_worker_attempt_and_state(storage):
     assert storage.finish(job, "w1", done, None)[0] is False  # released: no longer ours
 
 
+class _Counting:
+    """A connection that counts the statements sent through it."""
+
+    def __init__(self, conn, sent):
+        self.conn = conn
+        self.sent = sent
+
+    def execute(self, *args):
+        self.sent.append(args[0])
+        return self.conn.execute(*args)
+
+
+def test_finish_and_claim_next_is_one_statement_and_one_transaction(storage, monkeypatch):
+    _enqueue(storage, ("a", 1), ("b", 0))
+    job = storage.claim("w1", 30)
+    sent: list = []
+    real = storage._conn
+    monkeypatch.setattr(storage, "_conn", lambda: _Counting(real(), sent))
+    failed = Outcome("failed", 1, "refused", "", 1.0)
+    # The attempt row (between the record and the claim) fails: nothing of the
+    # three happened, not the record, not the claim of b.
+    storage.db.execute_sql("ALTER TABLE attempt ADD CONSTRAINT refuse CHECK (error <> 'refused')")
+    try:
+        with pytest.raises(storage.errors):
+            storage.finish(job, "w1", failed, claim_lease=30)
+    finally:
+        storage.db.execute_sql("ALTER TABLE attempt DROP CONSTRAINT refuse")
+    assert len(sent) == 1  # one round trip
+    assert _row(storage, "a")["state"] == "processing" and _attempts(storage, "a") == []
+    assert _row(storage, "b")["state"] == "pending"
+    recorded, _, following = storage.finish(job, "w1", failed._replace(error="exit 1"), 30)
+    assert recorded and following.id == "b" and len(sent) == 2
+    assert _row(storage, "b")["state"] == "processing"
+
+
+def test_a_job_retried_at_once_is_not_claimed_by_its_own_finish(storage):
+    _enqueue(storage, ("again", 0))
+    job = storage.claim("w1", 30)
+    recorded, stamp, following = storage.finish(
+        job, "w1", Outcome("failed", 1, "exit 1", "", 0.0), claim_lease=30)
+    assert recorded and following is None
+    assert _row(storage, "again")["run_at"] == pytest.approx(stamp)
+    job = storage.claim("w1", 30)  # runnable now, by the next claim
+    assert (job.id, job.attempts) == ("again", 2)
+
+
+def _synchronous_commit(s):
+    return s._conn().execute("SHOW synchronous_commit").fetchone()[0]
+
+
+def test_only_a_worker_connection_commits_without_waiting_for_the_flush(pg_database, storage):
+    worker = PostgresStorage.open(pg_database)
+    try:
+        worker.for_worker()
+        assert _synchronous_commit(worker) == "off"
+        assert _synchronous_commit(storage) == "on"  # enqueue and admin: durable
+        # Still so after a reconnect (the old connection was killed).
+        pid = worker._conn().execute("SELECT pg_backend_pid()").fetchone()[0]
+        storage.db.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(worker.errors) as failure:
+            worker.claim("w1", 30)
+        worker.after_error(failure.value)
+        assert worker.claim("w1", 30) is None
+        assert _synchronous_commit(worker) == "off"
+        assert worker._conn().execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    finally:
+        worker.close()
+
+
 class _AnswerLost:
     """A connection whose statements run (and commit) but whose answers are lost."""
 
@@ -145,6 +214,24 @@ def test_a_claim_whose_answer_was_lost_goes_back_uncharged(storage, monkeypatch)
     job = storage.claim("w1", 30)
     assert (job.id, job.attempts) == ("lost", 1)  # given back and claimed again, uncharged
     assert storage.claim("w2", 30).id == "next"
+
+
+def test_a_finish_whose_answer_was_lost_gives_its_claim_back_on_the_retry(storage, monkeypatch):
+    _enqueue(storage, ("a", 2), ("b", 1), ("c", 0))
+    job = storage.claim("w1", 30)
+    real = storage._conn
+    monkeypatch.setattr(storage, "_conn", lambda: _AnswerLost(real()))
+    done = Outcome("completed", 0, None, "", None)
+    with pytest.raises(storage.errors):
+        storage.finish(job, "w1", done, claim_lease=30)
+    monkeypatch.undo()
+    assert _row(storage, "b")["state"] == "processing"  # claimed, nobody runs it
+    # The worker records again: already recorded (no longer processing), and in
+    # the same statement b goes back uncharged; the claim takes the next one.
+    recorded, _, following = storage.finish(job, "w1", done, claim_lease=30)
+    assert not recorded and _row(storage, "a")["state"] == "completed"
+    assert following.id == "c"
+    assert (_row(storage, "b")["state"], _row(storage, "b")["attempts"]) == ("pending", 0)
 
 
 def test_racing_claimers_never_share_a_job(pg_database, storage):
@@ -477,6 +564,16 @@ def test_claim_plan_uses_the_partial_index_without_a_sort_at_a_million_rows():
         assert "job_runnable" in plan, plan
         assert "Sort" not in plan, plan
         assert "Seq Scan" not in plan, plan
+        # The same claim inside finish-and-claim-next (a CTE), next to the record.
+        for failed in (False, True):
+            params = {"id": "done1", "worker": "w1", "attempts": 1, "exit_code": 0,
+                      "output": "", "lease": 30.0, "state": "failed", "delay": 1.0,
+                      "error": "x", "started_at": 1.0}
+            plan = "\n".join(row[0] for row in s.db.execute_sql(
+                "EXPLAIN " + postgres.finish_sql(failed, False, False, True), params))
+            assert "job_runnable" in plan and "job_pkey" in plan, plan
+            assert "Sort" not in plan, plan
+            assert "Seq Scan" not in plan, plan
         assert s.claim("w1", 30).id.startswith("p")
         s.close()
     finally:
