@@ -748,3 +748,31 @@ def test_latency_is_measured(pg_database):
     figures = postgres.measure_wakeup_latency(pg_database, tries=20)
     assert figures["woken"] == 20
     assert figures["p50_ms"] < 100
+
+
+def test_a_claim_is_durable_even_on_a_worker_connection(pg_database, storage):
+    """A worker's connection commits without waiting for the flush, except when the
+    statement claims a job: a claim lost in a server crash would let a second worker
+    start the job beside the first. Seen inside the statement's own transaction
+    (rolled back): the claim switched synchronous_commit on, a finish that claimed
+    nothing left it off."""
+    _enqueue(storage, ("first", 1), ("second", 0))
+    worker = PostgresStorage.open(pg_database)
+    try:
+        worker.for_worker()
+        job = worker.claim("w1", 30)
+        conn = worker._conn()
+        for claim, expected in ((True, "on"), (False, "off")):
+            conn.execute("BEGIN")
+            try:
+                row = conn.execute(postgres.finish_sql(False, False, False, claim), {
+                    "id": job.id, "worker": "w1", "attempts": job.attempts, "exit_code": 0,
+                    "output": "", "lease": 30.0}).fetchone()
+                assert row[0] is not None  # recorded
+                assert (row[2] == "second") is claim
+                assert conn.execute("SHOW synchronous_commit").fetchone()[0] == expected
+            finally:
+                conn.execute("ROLLBACK")
+        assert _synchronous_commit(worker) == "off"  # the session setting is untouched
+    finally:
+        worker.close()
