@@ -1,0 +1,209 @@
+"""Workers on many hosts sharing one database (issue 11), as a user sees them.
+
+Two or three "hosts" run on this machine: each is a ``queuectl worker start``
+process tree with its own host name (``QUEUECTL_HOSTNAME``, or for real in its
+own UTS/PID namespaces with ``unshare``; see ``tests/multihost.py``). On
+PostgreSQL that is the real deployment; on SQLite it is what a shared file on
+one machine supports (several "hosts" are then several users or containers).
+
+What is checked: `worker list` and `status` show every host's workers by name;
+`worker stop --host NAME` stops only that host's, `worker stop` from any host
+stops all of them (through the database: the stopping shell has no pid of
+theirs); a host SIGKILLed as a whole with jobs running has them taken back by
+the other host after the lease, each counted as a failed attempt, then run to
+completion there, while its worker rows leave the listings and none of its
+processes survive; and 8 workers over 2 hosts never run one job twice at once
+(a per-job ``flock -n``). Run with ``-s`` to see the recovery times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from queuectl_tui.queue import JobQueue
+from tests.conftest import FAST_CONFIG, wait_for
+from tests.multihost import Host, can_unshare, processes_with, queuectl
+from tests.pg import drop_database, fresh_database
+
+SHORT_LEASE = 2  # seconds: a dead host's jobs come back after ~lease + lease/2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request, tmp_path: Path):
+    """The database every host shares: a file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "queue.db")
+        return
+    url = fresh_database("multihost")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path):
+    """``hosts(name, target, count, namespaces=False)`` starts a host; all are
+    stopped (then killed, jobs included) after the test."""
+    started: list[Host] = []
+
+    def start(name: str, target: str, count: int, namespaces: bool = False) -> Host:
+        host = Host(name, target, count, tmp_path, namespaces=namespaces).start()
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.stop()
+
+
+def configure(target: str, **settings: object) -> None:
+    queue = JobQueue.open(target)
+    try:
+        for key, value in {**FAST_CONFIG, **settings}.items():
+            queue.set_config(key, value)
+    finally:
+        queue.close()
+
+
+def workers_by_host(target: str) -> Counter:
+    listed = json.loads(queuectl(target, "worker", "list", "--json").stdout)
+    return Counter(w["hostname"] for w in listed)
+
+
+def wait_for_workers(target: str, expected: dict[str, int], *started: Host,
+                     timeout: float = 20) -> None:
+    def ready() -> bool:
+        for host in started:
+            assert host.proc.poll() is None, f"{host.name} exited:\n{host.log()}"
+        return workers_by_host(target) == Counter(expected)
+
+    wait_for(ready, timeout=timeout, interval=0.1, message=f"workers {expected}")
+
+
+def counts(target: str) -> dict[str, int]:
+    return json.loads(queuectl(target, "status", "--json").stdout)["jobs"]
+
+
+# --- listings and stop -------------------------------------------------------
+
+
+def test_every_host_is_listed_and_stopped_by_name_or_all_at_once(target, hosts):
+    configure(target)
+    host_a = hosts("host-a", target, 2)
+    host_b = hosts("host-b", target, 2)
+    wait_for_workers(target, {"host-a": 2, "host-b": 2}, host_a, host_b)
+
+    text = queuectl(target, "status", host="host-c").stdout
+    assert "Workers: 4 live" in text
+    assert text.count("host-a") == 2 and text.count("host-b") == 2
+    listed = json.loads(queuectl(target, "status", "--json", host="host-c").stdout)["workers"]
+    assert sorted(w["hostname"] for w in listed) == ["host-a", "host-a", "host-b", "host-b"]
+    # The worker ids name their host too: a log line says where a job ran.
+    assert all(w["id"].startswith(w["hostname"] + "-") for w in listed)
+
+    # From a third machine, by name: only host-a's workers go, its supervisor exits.
+    stopped = queuectl(target, "worker", "stop", "--host", "host-a", "--timeout", "20",
+                       host="host-c")
+    assert "Stopped 2 workers on host host-a." in stopped.stdout
+    assert host_a.proc.wait(20) == 0, host_a.log()
+    assert workers_by_host(target) == Counter({"host-b": 2})
+    again = queuectl(target, "worker", "stop", "--host", "host-a", host="host-c")
+    assert again.stdout.strip() == ("No workers are running on host host-a "
+                                    "(workers run on: host-b).")
+
+    # host-b keeps working.
+    queuectl(target, "enqueue", "--id", "after", "-c", "true", host="host-c")
+    wait_for(lambda: counts(target)["completed"] == 1, timeout=15, message="a job on host-b")
+
+    # Plain `worker stop` from yet another machine stops everyone left.
+    stopped = queuectl(target, "worker", "stop", "--timeout", "20", host="host-d")
+    assert "Stopped 2 workers." in stopped.stdout
+    assert host_b.proc.wait(20) == 0, host_b.log()
+    assert queuectl(target, "worker", "list").stdout.strip() == "No workers are running."
+
+
+# --- a whole host dies -------------------------------------------------------
+
+
+# Records each run's start (job, attempt, host, time), then sleeps through its
+# first attempt (the one the dead host runs) and finishes at once on a retry.
+RECORDING_JOB = (
+    'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT ${{QUEUECTL_HOSTNAME:-$(hostname)}} '
+    '$(date +%s.%N)" >> {runs}; [ "$QUEUECTL_ATTEMPT" = 1 ] && exec sleep 30; true'
+)
+
+
+def runs_of(path: Path) -> list[tuple[str, int, str, float]]:
+    if not path.exists():
+        return []
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(job, int(attempt), host, float(at)) for job, attempt, host, at in rows]
+
+
+def kill_a_host_with_jobs_running(target: str, hosts, tmp_path: Path, lease: float,
+                                  namespaces: bool = False, jobs: int = 2) -> list[float]:
+    """host-a runs ``jobs`` long jobs, host-b idles; host-a is SIGKILLed whole.
+    Asserts what the user sees afterwards; returns each job's recovery time (from
+    the SIGKILL to its second run starting on host-b)."""
+    configure(target, lease_seconds=lease)
+    runs = tmp_path / "runs.txt"
+    host_a = hosts("host-a", target, jobs, namespaces=namespaces)
+    wait_for_workers(target, {"host-a": jobs}, host_a)
+    ids = [f"long-{n}" for n in range(jobs)]
+    batch = "\n".join(json.dumps({"id": job_id, "command": RECORDING_JOB.format(runs=runs)})
+                      for job_id in ids)
+    queuectl(target, "enqueue", "-", input=batch)
+    wait_for(lambda: len(runs_of(runs)) == jobs, timeout=15, message="host-a running the jobs")
+    host_b = hosts("host-b", target, 2, namespaces=namespaces)
+    wait_for_workers(target, {"host-a": jobs, "host-b": 2}, host_a, host_b)
+
+    killed_at = host_a.kill()
+    assert host_a.processes() == [], "host-a's processes survived its SIGKILL"
+    wait_for(lambda: counts(target)["completed"] == jobs, timeout=lease * 2 + 20,
+             message="host-b finishing host-a's jobs")
+
+    recovery = []
+    for job_id in ids:
+        mine = [r for r in runs_of(runs) if r[0] == job_id]
+        assert [(attempt, host) for _, attempt, host, _ in mine] == \
+            [(1, "host-a"), (2, "host-b")], mine
+        recovery.append(mine[1][3] - killed_at)
+        job = json.loads(queuectl(target, "show", job_id, "--json").stdout)
+        assert job["state"] == "completed" and job["attempts"] == 2
+        first, second = job["attempt_history"]
+        assert "lease expired" in (first.get("error") or ""), first
+        assert first["worker_id"].startswith("host-a-")
+        assert second["worker_id"].startswith("host-b-") and second["exit_code"] == 0
+        # Nothing of the lost run lives on (its `sleep 30` died with its host).
+        assert processes_with(f"QUEUECTL_JOB_ID={job_id}", "QUEUECTL_ATTEMPT=1") == []
+    assert workers_by_host(target) == Counter({"host-b": 2})
+    assert host_b.proc.poll() is None
+    return recovery
+
+
+def test_a_whole_host_killed_has_its_jobs_recovered_by_the_other(target, hosts, tmp_path):
+    recovery = kill_a_host_with_jobs_running(target, hosts, tmp_path, SHORT_LEASE)
+    backend = "postgresql" if target.startswith("postgresql") else "sqlite"
+    print(f"\nrecovery after a whole-host SIGKILL ({backend}, "
+          f"lease {SHORT_LEASE}s): " + ", ".join(f"{r:.2f}s" for r in recovery))
+    # Not before the lease (and its grace) ran out, and not much after.
+    assert all(SHORT_LEASE <= r <= SHORT_LEASE * 1.5 + 6 for r in recovery), recovery
+
+
+def test_a_host_in_its_own_namespaces_killed_whole_is_recovered(hosts, tmp_path):
+    """The same with real host names (`unshare --uts --pid` + `hostname`): no
+    override, the workers read their name from the kernel."""
+    reason = can_unshare()
+    if reason:
+        pytest.skip(reason)
+    url = fresh_database("multihostns")
+    try:
+        recovery = kill_a_host_with_jobs_running(url, hosts, tmp_path, SHORT_LEASE,
+                                                 namespaces=True)
+    finally:
+        drop_database(url)
+    print(f"\nrecovery after a whole-host SIGKILL (namespaces, postgresql, lease "
+          f"{SHORT_LEASE}s): " + ", ".join(f"{r:.2f}s" for r in recovery))
