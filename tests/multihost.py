@@ -139,12 +139,27 @@ class Host:
     def stop(self, timeout: float = 10) -> None:
         """Ctrl+C-like stop (SIGTERM), then kill whatever is left."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            try:  # unshare does not pass SIGTERM on: tell its child, the supervisor
+                os.kill(self.supervisor_pid(), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+
+    def supervisor_pid(self) -> int:
+        """The `queuectl worker start` process (in namespaces: unshare's child)."""
+        assert self.proc is not None
+        if not self.namespaces:
+            return self.proc.pid
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as handle:
+                children = handle.read().split()
+        except OSError:
+            children = []
+        return int(children[0]) if children else self.proc.pid
 
     def reap(self) -> None:
         if self.proc is not None:
