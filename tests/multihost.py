@@ -85,6 +85,21 @@ def processes_with(*markers: str) -> list[int]:
     return found
 
 
+# Records each run's start (job, attempt, host, time), then sleeps through its
+# first attempt (the one the dead host runs) and finishes at once on a retry.
+RECORDING_JOB = (
+    'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT ${{QUEUECTL_HOSTNAME:-$(hostname)}} '
+    '$(date +%s.%N)" >> {runs}; [ "$QUEUECTL_ATTEMPT" = 1 ] && exec sleep 30; true'
+)
+
+
+def runs_of(path: Path) -> list[tuple[str, int, str, float]]:
+    if not path.exists():
+        return []
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(job, int(attempt), host, float(at)) for job, attempt, host, at in rows]
+
+
 class Host:
     """One host's worker tree: ``start()``, ``kill()`` (all of it, SIGKILL), ``stop()``."""
 

@@ -27,7 +27,14 @@ import pytest
 
 from queuectl_tui.queue import JobQueue
 from tests.conftest import FAST_CONFIG, wait_for
-from tests.multihost import Host, can_unshare, processes_with, queuectl
+from tests.multihost import (
+    RECORDING_JOB,
+    Host,
+    can_unshare,
+    processes_with,
+    queuectl,
+    runs_of,
+)
 from tests.pg import drop_database, fresh_database
 
 SHORT_LEASE = 2  # seconds: a dead host's jobs come back after ~lease + lease/2
@@ -127,21 +134,6 @@ def test_every_host_is_listed_and_stopped_by_name_or_all_at_once(target, hosts):
 
 
 # --- a whole host dies -------------------------------------------------------
-
-
-# Records each run's start (job, attempt, host, time), then sleeps through its
-# first attempt (the one the dead host runs) and finishes at once on a retry.
-RECORDING_JOB = (
-    'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT ${{QUEUECTL_HOSTNAME:-$(hostname)}} '
-    '$(date +%s.%N)" >> {runs}; [ "$QUEUECTL_ATTEMPT" = 1 ] && exec sleep 30; true'
-)
-
-
-def runs_of(path: Path) -> list[tuple[str, int, str, float]]:
-    if not path.exists():
-        return []
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    return [(job, int(attempt), host, float(at)) for job, attempt, host, at in rows]
 
 
 def kill_a_host_with_jobs_running(target: str, hosts, tmp_path: Path, lease: float,
