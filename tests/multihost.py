@@ -20,9 +20,13 @@ import os
 import secrets
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 HOST_MARKER = "QUEUECTL_TEST_HOST"
@@ -87,9 +91,13 @@ def processes_with(*markers: str) -> list[int]:
 
 # Records each run's start (job, attempt, host, time), then sleeps through its
 # first attempt (the one the dead host runs) and finishes at once on a retry.
+# Every run holds the job's lock (`flock -n`) while it lives: a run that finds it
+# taken runs beside another one, and says so in RUNS.violations.
 RECORDING_JOB = (
+    "flock -n {runs}.$QUEUECTL_JOB_ID.lock -c '"
     'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT ${{QUEUECTL_HOSTNAME:-$(hostname)}} '
     '$(date +%s.%N)" >> {runs}; [ "$QUEUECTL_ATTEMPT" = 1 ] && exec sleep 30; true'
+    "' || echo \"$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT\" >> {runs}.violations"
 )
 
 
@@ -188,3 +196,79 @@ class Host:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class Link:
+    """A host's network path to the database server: a TCP relay the test can cut.
+
+    ``cut()`` is the host losing its network: every open connection is reset and
+    new ones are refused, while the host's processes live on. ``mend()`` brings
+    the network back. (A blackholed link, where packets vanish without a reset,
+    is not modelled: the client then waits on TCP timeouts.)
+    """
+
+    def __init__(self, server_host: str, server_port: int):
+        self.server = (server_host, server_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.open: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, url: str) -> str:
+        """``url`` (a database on the relayed server) by way of this link."""
+        parts = urllib.parse.urlsplit(url)
+        user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                self._reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.server, timeout=5)
+            except OSError:
+                self._reset(client)
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            self._reset(sock)
+
+    def _reset(self, sock) -> None:
+        try:  # SO_LINGER 0: close with a reset, as a vanished route looks to the peer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+            sock.close()
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        self.up = False
+        with self.lock:
+            sockets, self.open = self.open, []
+        for sock in sockets:
+            self._reset(sock)
+
+    def mend(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

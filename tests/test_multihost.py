@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tests.conftest import FAST_CONFIG, wait_for
 from tests.multihost import (
     RECORDING_JOB,
     Host,
+    Link,
     can_unshare,
     processes_with,
     queuectl,
@@ -136,6 +138,12 @@ def test_every_host_is_listed_and_stopped_by_name_or_all_at_once(target, hosts):
 # --- a whole host dies -------------------------------------------------------
 
 
+def violations(runs: Path) -> str:
+    """What RECORDING_JOB wrote when a run found another run of its job alive."""
+    path = Path(f"{runs}.violations")
+    return path.read_text() if path.exists() else ""
+
+
 def kill_a_host_with_jobs_running(target: str, hosts, tmp_path: Path, lease: float,
                                   namespaces: bool = False, jobs: int = 2) -> list[float]:
     """host-a runs ``jobs`` long jobs, host-b idles; host-a is SIGKILLed whole.
@@ -172,6 +180,7 @@ def kill_a_host_with_jobs_running(target: str, hosts, tmp_path: Path, lease: flo
         assert second["worker_id"].startswith("host-b-") and second["exit_code"] == 0
         # Nothing of the lost run lives on (its `sleep 30` died with its host).
         assert processes_with(f"QUEUECTL_JOB_ID={job_id}", "QUEUECTL_ATTEMPT=1") == []
+    assert not violations(runs), violations(runs)
     assert workers_by_host(target) == Counter({"host-b": 2})
     assert host_b.proc.poll() is None
     return recovery
@@ -241,3 +250,47 @@ def test_eight_workers_on_two_hosts_run_each_job_once(target, hosts, tmp_path):
     the "hosts" share one machine's file lock anyway (~3 s; 2,000 take ~8 s)."""
     run_jobs_over_two_hosts(target, hosts, tmp_path,
                             2000 if backend_of(target) == "postgresql" else 500)
+
+
+# --- a host loses its network --------------------------------------------------
+
+
+def test_a_host_cut_off_stops_its_jobs_before_the_other_runs_them(hosts, tmp_path):
+    """host-a reaches PostgreSQL through a link that the test cuts: its processes
+    live on, but it can no longer renew its leases. host-b takes the jobs back
+    after the lease and runs them; by then host-a must have stopped its own runs,
+    or one job would run twice at once (the job's `flock -n` would say so)."""
+    url = fresh_database("multihostnet")
+    parts = urllib.parse.urlsplit(url)
+    link = Link(parts.hostname, parts.port or 5432)
+    try:
+        configure(url, lease_seconds=SHORT_LEASE)
+        runs = tmp_path / "runs.txt"
+        host_a = hosts("host-a", link.url(url), 2)
+        wait_for_workers(url, {"host-a": 2}, host_a)
+        batch = "\n".join(json.dumps({"id": f"long-{n}", "command": RECORDING_JOB.format(
+            runs=runs)}) for n in range(2))
+        queuectl(url, "enqueue", "-", input=batch)
+        wait_for(lambda: len(runs_of(runs)) == 2, timeout=15, message="host-a running the jobs")
+        host_b = hosts("host-b", url, 2)
+        wait_for_workers(url, {"host-a": 2, "host-b": 2}, host_a, host_b)
+
+        link.cut()
+        wait_for(lambda: len(runs_of(runs)) >= 4 or violations(runs), timeout=30,
+                 message="host-b running the jobs again")
+        assert not violations(runs), f"ran twice at once: {violations(runs)}\n{host_a.log()}"
+        assert sorted((job, attempt, host) for job, attempt, host, _ in runs_of(runs)) == [
+            ("long-0", 1, "host-a"), ("long-0", 2, "host-b"),
+            ("long-1", 1, "host-a"), ("long-1", 2, "host-b")]
+        wait_for(lambda: counts(url)["completed"] == 2, timeout=15, message="completed")
+        assert host_a.proc.poll() is None  # cut off, not dead: it waits for its network
+        assert workers_by_host(url) == Counter({"host-b": 2})
+
+        link.mend()  # back: it registers again and carries on with new work
+        wait_for_workers(url, {"host-a": 2, "host-b": 2}, host_a, host_b)
+        for job_id in ("long-0", "long-1"):
+            job = json.loads(queuectl(url, "show", job_id, "--json").stdout)
+            assert job["state"] == "completed" and job["attempts"] == 2
+    finally:
+        link.close()
+        drop_database(url)
