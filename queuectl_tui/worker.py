@@ -179,18 +179,32 @@ class Worker:
         timeout = job.timeout if job.timeout is not None else config.job_timeout
         self.log(f"job {job.id}: started (attempt {job.attempts}/{max(job.max_retries, 1)})")
 
+        interval = min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3)
+        # When the lease was last known to be ours (a renewal asked no earlier).
+        leased_at = time.monotonic()
+
         def check() -> str | None:
+            nonlocal leased_at
             if self.signals >= 2:
                 return "stopped by a second signal"
             if time.monotonic() >= self.next_housekeeping:
                 try:
+                    asked = time.monotonic()
                     if not self._while_locked(lambda: self.queue.renew_lease(
                             job, self.id, self.config.lease_seconds)):
                         return "job was cancelled or taken back"
+                    leased_at = asked
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
                     self.log(self.storage.describe_error(
                         exc, "database error while renewing the lease"))
+            # Self-fencing: past its lease the job may be taken back (after the
+            # recovery's grace) and run elsewhere -- on another host, when this
+            # one lost its network. Stop it before then (one check early: checks
+            # come every `interval`), so it never runs twice at once; the
+            # take-back counts the lost run as a failed attempt.
+            if time.monotonic() - leased_at >= self.config.lease_seconds - interval:
+                return "lease not renewed in time (database unreachable); stopped"
             return None
 
         result = run_command(
@@ -198,7 +212,7 @@ class Worker:
             timeout=timeout or None,
             output_limit=config.output_limit,
             check=check,
-            check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
+            check_interval=interval,
             wake_fd=self.wake_r,
             env=job_environment(job.id, job.attempts, self.database_id),
         )
