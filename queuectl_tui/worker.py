@@ -180,20 +180,23 @@ class Worker:
         self.log(f"job {job.id}: started (attempt {job.attempts}/{max(job.max_retries, 1)})")
 
         interval = min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3)
-        # When the lease was last known to be ours (a renewal asked no earlier).
+        # When the lease was last known to be ours (a renewal asked no earlier),
+        # and whether the renewals since have failed.
         leased_at = time.monotonic()
+        unrenewed = False
 
         def check() -> str | None:
-            nonlocal leased_at
+            nonlocal leased_at, unrenewed
             if self.signals >= 2:
                 return "stopped by a second signal"
             if time.monotonic() >= self.next_housekeeping:
+                asked = time.monotonic()
+                unrenewed = True
                 try:
-                    asked = time.monotonic()
                     if not self._while_locked(lambda: self.queue.renew_lease(
                             job, self.id, self.config.lease_seconds)):
                         return "job was cancelled or taken back"
-                    leased_at = asked
+                    leased_at, unrenewed = asked, False
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
                     self.log(self.storage.describe_error(
@@ -203,8 +206,8 @@ class Worker:
             # one lost its network. Stop it before then (one check early: checks
             # come every `interval`), so it never runs twice at once; the
             # take-back counts the lost run as a failed attempt.
-            if time.monotonic() - leased_at >= self.config.lease_seconds - interval:
-                return "lease not renewed in time (database unreachable); stopped"
+            if unrenewed and time.monotonic() - leased_at >= self.config.lease_seconds - interval:
+                return "its lease could not be renewed in time: database unreachable"
             return None
 
         result = run_command(
