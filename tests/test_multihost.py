@@ -19,6 +19,9 @@ processes survive; and 8 workers over 2 hosts never run one job twice at once
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import time
 import urllib.parse
 from collections import Counter
@@ -294,3 +297,40 @@ def test_a_host_cut_off_stops_its_jobs_before_the_other_runs_them(hosts, tmp_pat
     finally:
         link.close()
         drop_database(url)
+
+
+# --- kill_strays stays on its own host ----------------------------------------
+
+
+def test_a_lost_runs_processes_are_killed_only_by_its_own_host(target, monkeypatch):
+    """When a lease is taken back, the taker SIGKILLs what is left of the lost run
+    -- but only on its own host. Two "hosts" share this machine: host-b taking
+    back host-a's job must leave host-a's process alone (on real machines it
+    could not even see it), while host-a taking back its own kills it."""
+    from queuectl_tui.jobspec import JobSpec
+
+    queue = JobQueue.open(target)
+    strays = []
+    try:
+        queue.set_config("lease_seconds", 1)  # half a second of grace
+        database_id = queue.prepare_worker()
+        for job_id, taker in (("by-b", "host-b"), ("by-a", "host-a")):
+            queue.enqueue([JobSpec(command="sleep 30", id=job_id)])
+            claimed = queue.claim(f"host-a-{os.getpid()}-abcd", lease_seconds=-1)  # and died
+            assert claimed.id == job_id
+            stray = subprocess.Popen(
+                ["sleep", "30"], start_new_session=True,
+                env=dict(os.environ, QUEUECTL_DB_ID=database_id, QUEUECTL_JOB_ID=job_id,
+                         QUEUECTL_ATTEMPT="1"))
+            strays.append(stray)
+            monkeypatch.setenv("QUEUECTL_HOSTNAME", taker)
+            assert wait_for(queue.recover_expired, timeout=5,
+                            message=f"{taker} taking back {job_id}") == [job_id]
+        # host-b's take-back left host-a's process running; host-a's killed its own.
+        assert strays[0].poll() is None
+        assert strays[1].wait(5) == -signal.SIGKILL
+    finally:
+        for stray in strays:
+            stray.kill()
+            stray.wait()
+        queue.close()
