@@ -202,9 +202,11 @@ class Link:
     """A host's network path to the database server: a TCP relay the test can cut.
 
     ``cut()`` is the host losing its network: every open connection is reset and
-    new ones are refused, while the host's processes live on. ``mend()`` brings
-    the network back. (A blackholed link, where packets vanish without a reset,
-    is not modelled: the client then waits on TCP timeouts.)
+    new ones are refused, while the host's processes live on. ``blackhole()``
+    is the nastier loss: nothing gets through and nothing is reset, so a call
+    in flight just waits (what TCP retransmitting into a dead route looks like),
+    and new connections hang. ``mend()`` brings the network back; what was held
+    back then arrives, as retransmissions would.
     """
 
     def __init__(self, server_host: str, server_port: int):
@@ -212,6 +214,8 @@ class Link:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.up = True
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.open: list = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -228,6 +232,7 @@ class Link:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            self.flowing.wait()  # blackholed: the handshake waits, as SYNs would
             if not self.up:
                 self._reset(client)
                 continue
@@ -245,6 +250,7 @@ class Link:
     def _pump(self, source, sink) -> None:
         try:
             while data := source.recv(65536):
+                self.flowing.wait()  # blackholed: held back, as TCP retransmits
                 sink.sendall(data)
         except OSError:
             pass
@@ -266,9 +272,14 @@ class Link:
         for sock in sockets:
             self._reset(sock)
 
+    def blackhole(self) -> None:
+        self.flowing.clear()
+
     def mend(self) -> None:
         self.up = True
+        self.flowing.set()
 
     def close(self) -> None:
+        self.flowing.set()
         self.cut()
         self.listener.close()

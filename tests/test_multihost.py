@@ -258,7 +258,8 @@ def test_eight_workers_on_two_hosts_run_each_job_once(target, hosts, tmp_path):
 # --- a host loses its network --------------------------------------------------
 
 
-def test_a_host_cut_off_stops_its_jobs_before_the_other_runs_them(hosts, tmp_path):
+@pytest.mark.parametrize("loss", ["cut", "blackhole"])
+def test_a_host_cut_off_stops_its_jobs_before_the_other_runs_them(loss, hosts, tmp_path):
     """host-a reaches PostgreSQL through a link that the test cuts: its processes
     live on, but it can no longer renew its leases. host-b takes the jobs back
     after the lease and runs them; by then host-a must have stopped its own runs,
@@ -278,7 +279,7 @@ def test_a_host_cut_off_stops_its_jobs_before_the_other_runs_them(hosts, tmp_pat
         host_b = hosts("host-b", url, 2)
         wait_for_workers(url, {"host-a": 2, "host-b": 2}, host_a, host_b)
 
-        link.cut()
+        getattr(link, loss)()
         wait_for(lambda: len(runs_of(runs)) >= 4 or violations(runs), timeout=30,
                  message="host-b running the jobs again")
         assert not violations(runs), f"ran twice at once: {violations(runs)}\n{host_a.log()}"
