@@ -24,6 +24,7 @@ from queuectl_tui import registry
 from queuectl_tui.config import Config
 from queuectl_tui.display import one_line
 from queuectl_tui.errors import StoreError
+from queuectl_tui.fence import LeaseWatchdog
 from queuectl_tui.host import hostname
 from queuectl_tui.queue import Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
@@ -63,6 +64,10 @@ class Worker:
         self.storage.for_worker()
         self.owner = owner
         self.parent_pid = parent_pid
+        # Stops a job whose lease ran out while a database call hangs (fence.py).
+        self.watchdog = LeaseWatchdog(lambda job_id: self.log(
+            f"job {job_id}: its lease ran out while the database did not answer; "
+            "its processes were killed"))
         self.id = new_worker_id()
         self.pid = os.getpid()
         self.signals = 0
@@ -184,6 +189,15 @@ class Worker:
         # and whether the renewals since have failed.
         leased_at = time.monotonic()
         unrenewed = False
+        # Self-fencing, only where another host can take the job back while this
+        # worker cannot reach the database. On SQLite every writer shares one
+        # machine's file: a worker that cannot write cannot be overtaken (the first
+        # write after an outage is only a suspect mark, and the grace lets it renew),
+        # so its job runs on exactly as before.
+        fence = self.storage.kind == "postgres"
+        if fence:
+            self.watchdog.arm(job.id, job.attempts, self.database_id,
+                              leased_at + config.lease_seconds - interval)
 
         def check() -> str | None:
             nonlocal leased_at, unrenewed
@@ -197,6 +211,8 @@ class Worker:
                             job, self.id, self.config.lease_seconds)):
                         return "job was cancelled or taken back"
                     leased_at, unrenewed = asked, False
+                    if fence:
+                        self.watchdog.extend(asked + self.config.lease_seconds - interval)
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
                     self.log(self.storage.describe_error(
@@ -206,19 +222,24 @@ class Worker:
             # one lost its network. Stop it before then (one check early: checks
             # come every `interval`), so it never runs twice at once; the
             # take-back counts the lost run as a failed attempt.
-            if unrenewed and time.monotonic() - leased_at >= self.config.lease_seconds - interval:
+            if fence and unrenewed and \
+                    time.monotonic() - leased_at >= self.config.lease_seconds - interval:
                 return "its lease could not be renewed in time: database unreachable"
             return None
 
-        result = run_command(
-            job.command,
-            timeout=timeout or None,
-            output_limit=config.output_limit,
-            check=check,
-            check_interval=interval,
-            wake_fd=self.wake_r,
-            env=job_environment(job.id, job.attempts, self.database_id),
-        )
+        try:
+            result = run_command(
+                job.command,
+                timeout=timeout or None,
+                output_limit=config.output_limit,
+                check=check,
+                check_interval=interval,
+                wake_fd=self.wake_r,
+                env=job_environment(job.id, job.attempts, self.database_id),
+            )
+        finally:
+            if fence:
+                self.watchdog.disarm()
         took = human_delta(result.duration)
         if result.aborted:
             if self.signals >= 2:
