@@ -110,8 +110,8 @@ def test_every_host_is_listed_and_stopped_by_name_or_all_at_once(target, hosts):
     wait_for_workers(target, {"host-a": 2, "host-b": 2}, host_a, host_b)
 
     text = queuectl(target, "status", host="host-c").stdout
-    assert "Workers: 4 live" in text
-    assert text.count("host-a") == 2 and text.count("host-b") == 2
+    assert "Workers: 4 live on 2 hosts (host-a: 2, host-b: 2)" in text
+    assert text.count("host-a") == 3 and text.count("host-b") == 3  # + a row each
     listed = json.loads(queuectl(target, "status", "--json", host="host-c").stdout)["workers"]
     assert sorted(w["hostname"] for w in listed) == ["host-a", "host-a", "host-b", "host-b"]
     # The worker ids name their host too: a log line says where a job ran.
