@@ -12,8 +12,11 @@ stops all of them (through the database: the stopping shell has no pid of
 theirs); a host SIGKILLed as a whole with jobs running has them taken back by
 the other host after the lease, each counted as a failed attempt, then run to
 completion there, while its worker rows leave the listings and none of its
-processes survive; and 8 workers over 2 hosts never run one job twice at once
-(a per-job ``flock -n``). Run with ``-s`` to see the recovery times.
+processes survive; a host cut off from PostgreSQL (its connections reset, or
+blackholed so that calls hang) stops its own runs before the other host reruns
+them; a lost run's leftover processes are killed only by its own host; and 8
+workers over 2 hosts never run one job twice at once (a per-job ``flock -n``).
+Run with ``-s`` to see the recovery times and the throughput.
 """
 
 from __future__ import annotations
