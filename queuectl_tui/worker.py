@@ -26,7 +26,7 @@ from queuectl_tui.display import one_line
 from queuectl_tui.errors import StoreError
 from queuectl_tui.fence import LeaseWatchdog
 from queuectl_tui.host import hostname
-from queuectl_tui.queue import Claimed, JobQueue
+from queuectl_tui.queue import MAX_RECOVERY_GRACE, Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
 from queuectl_tui.timeutil import human_delta
 
@@ -195,9 +195,17 @@ class Worker:
         # write after an outage is only a suspect mark, and the grace lets it renew),
         # so its job runs on exactly as before.
         fence = self.storage.kind == "postgres"
+
+        def hang_deadline(asked: float) -> float:
+            """When a renewal asked at ``asked`` stops covering the job, for the
+            watchdog: past the lease, halfway through the grace that another host
+            waits before taking it back. Not earlier: renewals are asked up to two
+            check intervals apart, and a busy machine must not lose its jobs."""
+            lease = self.config.lease_seconds
+            return asked + lease + min(lease / 2, MAX_RECOVERY_GRACE) / 2
+
         if fence:
-            self.watchdog.arm(job.id, job.attempts, self.database_id,
-                              leased_at + config.lease_seconds - interval)
+            self.watchdog.arm(job.id, job.attempts, self.database_id, hang_deadline(leased_at))
 
         def check() -> str | None:
             nonlocal leased_at, unrenewed
@@ -212,7 +220,7 @@ class Worker:
                         return "job was cancelled or taken back"
                     leased_at, unrenewed = asked, False
                     if fence:
-                        self.watchdog.extend(asked + self.config.lease_seconds - interval)
+                        self.watchdog.extend(hang_deadline(asked))
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
                     self.log(self.storage.describe_error(
