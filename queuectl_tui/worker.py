@@ -24,8 +24,9 @@ from queuectl_tui import registry
 from queuectl_tui.config import Config
 from queuectl_tui.display import one_line
 from queuectl_tui.errors import StoreError
+from queuectl_tui.fence import LeaseWatchdog
 from queuectl_tui.host import hostname
-from queuectl_tui.queue import Claimed, JobQueue
+from queuectl_tui.queue import MAX_RECOVERY_GRACE, Claimed, JobQueue
 from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_command
 from queuectl_tui.timeutil import human_delta
 
@@ -63,6 +64,10 @@ class Worker:
         self.storage.for_worker()
         self.owner = owner
         self.parent_pid = parent_pid
+        # Stops a job whose lease ran out while a database call hangs (fence.py).
+        self.watchdog = LeaseWatchdog(lambda job_id: self.log(
+            f"job {job_id}: its lease ran out while the database did not answer; "
+            "its processes were killed"))
         self.id = new_worker_id()
         self.pid = os.getpid()
         self.signals = 0
@@ -179,29 +184,70 @@ class Worker:
         timeout = job.timeout if job.timeout is not None else config.job_timeout
         self.log(f"job {job.id}: started (attempt {job.attempts}/{max(job.max_retries, 1)})")
 
+        interval = min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3)
+        # When the lease was last known to be ours (a renewal asked no earlier),
+        # and whether the renewals since have failed.
+        leased_at = time.monotonic()
+        unrenewed = False
+        # Self-fencing, only where another host can take the job back while this
+        # worker cannot reach the database. On SQLite every writer shares one
+        # machine's file: a worker that cannot write cannot be overtaken (the first
+        # write after an outage is only a suspect mark, and the grace lets it renew),
+        # so its job runs on exactly as before.
+        fence = self.storage.kind == "postgres"
+
+        def hang_deadline(asked: float) -> float:
+            """When a renewal asked at ``asked`` stops covering the job, for the
+            watchdog: past the lease, halfway through the grace that another host
+            waits before taking it back. Not earlier: renewals are asked up to two
+            check intervals apart, and a busy machine must not lose its jobs."""
+            lease = self.config.lease_seconds
+            return asked + lease + min(lease / 2, MAX_RECOVERY_GRACE) / 2
+
+        if fence:
+            self.watchdog.arm(job.id, job.attempts, self.database_id, hang_deadline(leased_at))
+
         def check() -> str | None:
+            nonlocal leased_at, unrenewed
             if self.signals >= 2:
                 return "stopped by a second signal"
             if time.monotonic() >= self.next_housekeeping:
+                asked = time.monotonic()
+                unrenewed = True
                 try:
                     if not self._while_locked(lambda: self.queue.renew_lease(
                             job, self.id, self.config.lease_seconds)):
                         return "job was cancelled or taken back"
+                    leased_at, unrenewed = asked, False
+                    if fence:
+                        self.watchdog.extend(hang_deadline(asked))
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
                     self.log(self.storage.describe_error(
                         exc, "database error while renewing the lease"))
+            # Self-fencing: past its lease the job may be taken back (after the
+            # recovery's grace) and run elsewhere -- on another host, when this
+            # one lost its network. Stop it before then (one check early: checks
+            # come every `interval`), so it never runs twice at once; the
+            # take-back counts the lost run as a failed attempt.
+            if fence and unrenewed and \
+                    time.monotonic() - leased_at >= self.config.lease_seconds - interval:
+                return "its lease could not be renewed in time: database unreachable"
             return None
 
-        result = run_command(
-            job.command,
-            timeout=timeout or None,
-            output_limit=config.output_limit,
-            check=check,
-            check_interval=min(MAX_HOUSEKEEPING_INTERVAL, config.lease_seconds / 3),
-            wake_fd=self.wake_r,
-            env=job_environment(job.id, job.attempts, self.database_id),
-        )
+        try:
+            result = run_command(
+                job.command,
+                timeout=timeout or None,
+                output_limit=config.output_limit,
+                check=check,
+                check_interval=interval,
+                wake_fd=self.wake_r,
+                env=job_environment(job.id, job.attempts, self.database_id),
+            )
+        finally:
+            if fence:
+                self.watchdog.disarm()
         took = human_delta(result.duration)
         if result.aborted:
             if self.signals >= 2:

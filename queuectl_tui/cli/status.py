@@ -35,13 +35,25 @@ def status(app: AppContext, as_json: bool) -> None:
         click.echo(f"  {coloured_state(state.ljust(11))} {counts[state]:>8}")
     click.echo(f"  {'total'.ljust(11)} {sum(counts.values()):>8}")
     click.echo()
-    click.echo(click.style(f"Workers: {len(workers)} live", bold=True))
+    click.echo(click.style(f"Workers: {len(workers)} live{hosts_summary(workers)}", bold=True))
     if workers:
         print_worker_table(workers)
     click.echo()
     settings = "  ".join(f"{k}={format_value(v)}" for k, v in config.items())
     click.echo(f"{click.style('Config', bold=True)}  {settings}")
     click.echo(f"{click.style('Database', bold=True)} {app.queue.storage.location}")
+
+
+def hosts_summary(workers) -> str:
+    """" on 2 hosts (a: 4, b: 4)" when the workers span several machines (a
+    shared PostgreSQL database); nothing for one, the SQLite case."""
+    per_host: dict[str, int] = {}
+    for w in workers:
+        per_host[w.hostname] = per_host.get(w.hostname, 0) + 1
+    if len(per_host) < 2:
+        return ""
+    return f" on {len(per_host)} hosts (" + ", ".join(
+        f"{host}: {n}" for host, n in sorted(per_host.items())) + ")"
 
 
 def worker_dict(w) -> dict:

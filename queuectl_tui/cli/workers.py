@@ -72,23 +72,38 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
 
 
 @worker.command()
+@click.option("--host", metavar="NAME",
+              help="Only the workers on this host (as `worker list` shows it).")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait until the workers have finished their jobs and exited.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="With --wait: give up waiting after this many seconds (exit 1).")
 @pass_app
-def stop(app: AppContext, wait: bool, timeout: float | None) -> None:
-    """Ask every worker on this database to finish its current job and exit."""
+def stop(app: AppContext, host: str | None, wait: bool, timeout: float | None) -> None:
+    """Ask every worker on this database (on every host, or on --host NAME) to
+    finish its current job and exit.
+
+    The request goes through the database, never by signal, so it reaches
+    workers on other machines sharing a PostgreSQL database just as local ones.
+    """
     from queuectl_tui import registry
 
     lease = app.queue.config().lease_seconds
-    live = registry.live_workers(app.queue.storage, lease)
+    everyone = registry.live_workers(app.queue.storage, lease)
+    live = everyone if host is None else [w for w in everyone if w.hostname == host]
     if not live:
-        click.echo("No workers are running.")
+        if host is None:
+            click.echo("No workers are running.")
+        else:  # name the hosts that do have workers: the likely typo shows
+            hosts = sorted({w.hostname for w in everyone})
+            click.echo(f"No workers are running on host {host}"
+                       + (f" (workers run on: {', '.join(hosts)})." if hosts else "."))
         return
+    # By id: exactly the workers counted (and then waited for) here.
     registry.request_stop(app.queue.storage, [w.id for w in live])
     busy = sum(1 for w in live if w.current_job)
-    click.echo(f"Stopping {len(live)} worker{'s' if len(live) != 1 else ''}"
+    where = f" on host {host}" if host is not None else _hosts_suffix(live)
+    click.echo(f"Stopping {len(live)} worker{'s' if len(live) != 1 else ''}{where}"
                + (f" ({busy} finishing a job)" if busy else ""), err=True)
     if not wait:
         return
@@ -103,7 +118,14 @@ def stop(app: AppContext, wait: bool, timeout: float | None) -> None:
                 f"{len(remaining)} worker(s) still finishing their jobs; they will exit after"
             )
         time.sleep(0.1)
-    click.echo(f"Stopped {len(live)} worker{'s' if len(live) != 1 else ''}.")
+    click.echo(f"Stopped {len(live)} worker{'s' if len(live) != 1 else ''}"
+               f"{f' on host {host}' if host is not None else _hosts_suffix(live)}.")
+
+
+def _hosts_suffix(workers) -> str:
+    """" on 2 hosts" when the workers span several machines; nothing for one."""
+    hosts = {w.hostname for w in workers}
+    return f" on {len(hosts)} hosts" if len(hosts) > 1 else ""
 
 
 @worker.command("list")
