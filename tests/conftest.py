@@ -38,9 +38,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg import SKIP_REASON, drop_database, fresh_database, pg_url
-
 from queuectl_tui.queue import JobQueue
+from tests.pg import SKIP_REASON, drop_database, fresh_database, pg_url
 
 FAST_CONFIG = {"poll_interval": "0.05", "backoff_base": "1", "backoff_max": "1"}
 
@@ -54,27 +53,59 @@ def is_postgres(db: Target) -> bool:
     return str(db).startswith(("postgresql://", "postgres://"))
 
 
-def db_rows(db: Target, sql: str) -> list[tuple]:
-    """Rows of ``sql`` read straight from the database (for the test's own
-    observations and clean-up, never for the product's work)."""
+def _connect(db: Target):
+    """A plain driver connection in autocommit (each statement its own transaction)."""
     if is_postgres(db):
         import psycopg
 
-        with psycopg.connect(str(db), autocommit=True, connect_timeout=5) as conn:
-            return [tuple(row) for row in conn.execute(sql)]
-    with sqlite3.connect(db, timeout=5) as conn:
-        return list(conn.execute(sql))
+        return psycopg.connect(str(db), autocommit=True, connect_timeout=5)
+    return sqlite3.connect(db, timeout=5, isolation_level=None)
 
 
-def db_execute(db: Target, sql: str) -> None:
+def _sql(db: Target, sql: str, params) -> str:
+    """Tests write SQLite's ``?`` placeholders; psycopg wants ``%s`` (and ``%%``)."""
+    if is_postgres(db) and params:
+        return sql.replace("%", "%%").replace("?", "%s")
+    return sql
+
+
+def _run(conn, db: Target, sql: str, params):
     if is_postgres(db):
-        import psycopg
+        return conn.execute(_sql(db, sql, params), params or None)
+    return conn.execute(sql, params or ())
 
-        with psycopg.connect(str(db), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)
-        return
-    with sqlite3.connect(db, timeout=5) as conn:
-        conn.execute(sql)
+
+def db_rows(db: Target, sql: str, params: tuple | None = None) -> list[tuple]:
+    """Rows of ``sql`` read straight from the database: for a test's own
+    observations, seeding and clean-up, never for the product's work."""
+    conn = _connect(db)
+    try:
+        return [tuple(row) for row in _run(conn, db, sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def db_execute(db: Target, sql: str, params: tuple | None = None) -> None:
+    conn = _connect(db)
+    try:
+        _run(conn, db, sql, params)
+    finally:
+        conn.close()
+
+
+def db_executemany(db: Target, sql: str, rows: list[tuple]) -> None:
+    """One transaction for all ``rows``."""
+    conn = _connect(db)
+    try:
+        if is_postgres(db):
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(_sql(db, sql, True), rows)
+        else:
+            conn.execute("BEGIN")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def _db_errors() -> tuple[type[BaseException], ...]:

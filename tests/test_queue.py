@@ -1,4 +1,4 @@
-"""The domain module: each state change, in process, against a real SQLite file."""
+"""The domain module: each state change, in process, against a real database (both backends)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.store import Attempt, Job
 from queuectl_tui.timeutil import lease_clock, to_wall
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.backends
 
 
 def spec(command="true", **fields) -> JobSpec:
