@@ -47,13 +47,13 @@ from typing import Any, NamedTuple
 import peewee
 
 from queuectl_tui.errors import StoreError
-from queuectl_tui.store import _unbound
-from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome, Storage, Waiter, WorkerRow
+from queuectl_tui.store import POSTGRES_EXTRA_HINT
+from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome, Waiter, WorkerRow
 from queuectl_tui.store.migrations import postgres as migrations
+from queuectl_tui.store.sql import SqlStorage, database_proxy
 
 psycopg: Any = None  # the driver module, once ``_load_driver`` ran
 
-EXTRA_HINT = "pip install 'queuectl-tui[postgres]'"
 SCHEMES = ("postgresql", "postgres")
 DEFAULT_PORT = 5432
 CONNECT_TIMEOUT = int(os.environ.get("QUEUECTL_PG_CONNECT_TIMEOUT", "10"))
@@ -95,8 +95,7 @@ def _load_driver() -> Any:
         from psycopg.pq import TransactionStatus
         from psycopg.types.json import Json, Jsonb
     except ImportError:
-        raise StoreError("PostgreSQL needs the psycopg driver, which is not installed:"
-                         f" {EXTRA_HINT}") from None
+        raise StoreError(POSTGRES_EXTRA_HINT) from None
     if peewee.psycopg is None:
         peewee.psycopg = driver
         peewee.TransactionStatus = TransactionStatus
@@ -381,32 +380,16 @@ WORKERS_SQL = ("SELECT id, pid, hostname, owner, state, started_at, heartbeat_at
 DATA_VERSION_SQL = "SELECT last_value FROM queuectl_changes"
 
 
-class PostgresStorage(Storage):
-    """One PostgreSQL database (see the module docstring for clocks and wake-ups)."""
+class PostgresStorage(SqlStorage):
+    """One PostgreSQL database (see the module docstring for clocks and wake-ups).
+
+    ``PostgresStorage(url)`` connects, creates or upgrades the schema and binds
+    the models; StoreError (one line, no password) for a bad URL, a missing
+    driver, an unreachable server, another program's database or a newer schema."""
 
     kind = "postgres"
 
-    def __init__(self, parsed: PgUrl, db: _Database, database_id: str):
-        driver = _load_driver()
-        self._parsed = parsed
-        self.db = db
-        self.database_id = database_id
-        # NOTIFY channels are per database already; the id also keeps apart two
-        # queues in different schemas of one database.
-        self.channel = "queuectl_" + "".join(c for c in database_id if c.isalnum())[:40]
-        self.errors = (peewee.DatabaseError, peewee.InterfaceError, driver.Error, StoreError)
-        self.integrity_errors = (peewee.IntegrityError, driver.errors.IntegrityError)
-        # Workers whose last claim may have committed unseen (see claim).
-        self._unsure: set[str] = set()
-
-    # --- identity and lifetime -------------------------------------------------
-
-    @classmethod
-    def open(cls, url: str) -> PostgresStorage:
-        """Connect, create or upgrade the schema, bind the models.
-
-        StoreError (one line, no password) for a bad URL, a missing driver, an
-        unreachable server, another program's database or a newer schema."""
+    def __init__(self, url: str):
         parsed = parse_url(url)
         driver = _load_driver()
         db = _Database(
@@ -434,9 +417,22 @@ class PostgresStorage(Storage):
         except StoreError:
             db.close()
             raise
-        storage = cls(parsed, db, row[0] if row else parsed.where)
-        _unbound.initialize(db)
-        return storage
+        self._parsed = parsed
+        self.db = db
+        self.database_id = row[0] if row else parsed.where
+        # NOTIFY channels are per database already; the id also keeps apart two
+        # queues in different schemas of one database.
+        self.channel = "queuectl_" + "".join(c for c in self.database_id if c.isalnum())[:40]
+        self.errors = (peewee.DatabaseError, peewee.InterfaceError, driver.Error, StoreError)
+        self.integrity_errors = (peewee.IntegrityError, driver.errors.IntegrityError)
+        # Workers whose last claim may have committed unseen (see claim).
+        self._unsure: set[str] = set()
+        database_proxy.initialize(db)
+
+    @classmethod
+    def open(cls, url: str) -> PostgresStorage:
+        """The same as ``PostgresStorage(url)`` (what scripts and older tests call)."""
+        return cls(url)
 
     @property
     def location(self) -> str:
@@ -488,9 +484,6 @@ class PostgresStorage(Storage):
 
     # --- transactions ----------------------------------------------------------
 
-    def write(self) -> AbstractContextManager:
-        return self.db.atomic()
-
     def snapshot(self) -> AbstractContextManager:
         if self._in_txn():
             return self.db.atomic()
@@ -530,7 +523,7 @@ class PostgresStorage(Storage):
     def clock_epoch(self) -> str | None:
         return None
 
-    # --- settings ------------------------------------------------------------------
+    # --- settings (its own connection: the models follow the store opened last) ---
 
     def settings(self) -> dict[str, str]:
         return dict(self._conn().execute("SELECT key, value FROM setting").fetchall())

@@ -1,4 +1,10 @@
-"""The PostgreSQL schema, one frozen step per version (see the package docstring).
+"""The PostgreSQL schema, one frozen step per version.
+
+Each version's DDL is written out as it was when that version shipped, never
+derived from today's Peewee models (a step that called ``create_tables`` would
+create columns a later step then adds again). A new version appends a step; an
+old step is never edited. A new database is created step by step from version
+1, the same path an old database takes. Version numbers are per backend.
 
 Where the version lives: a one-row table ``queuectl_schema`` (version, created_at).
 Not ``COMMENT ON`` or a ``setting`` row: the table is written in the same
@@ -22,7 +28,6 @@ from __future__ import annotations
 from typing import Any
 
 from queuectl_tui.errors import StoreError
-from queuectl_tui.store.migrations import newer_schema
 
 SCHEMA_VERSION = 1
 LOCK_KEY = 0x5143544C  # "QCTL", like SQLite's application_id
@@ -157,8 +162,10 @@ def read_version(conn: Any, where: str) -> int:
 
 
 def check_version(version: int, where: str) -> None:
+    """The one-line refusal for a database written by a newer queuectl."""
     if version > SCHEMA_VERSION:
-        raise StoreError(newer_schema(where, version, SCHEMA_VERSION))
+        raise StoreError(f"{where} was written by a newer queuectl (schema {version}, this"
+                         f" one knows {SCHEMA_VERSION}); upgrade queuectl")
 
 
 def upgrade(conn: Any, where: str, target: int | None = None) -> int:
