@@ -299,6 +299,18 @@ def backend(request, tmp_path: Path) -> Target:
 
 
 @pytest.fixture
+def other_db(backend: Target, tmp_path: Path) -> Iterator[Target]:
+    """A second, empty database on the test's backend (for tests of two queues
+    side by side): another file, or another database on the same server."""
+    if not is_postgres(backend):
+        yield tmp_path / "other.db"
+        return
+    url = fresh_database("other")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
 def backend_name(backend: Target) -> str:
     return "postgres" if is_postgres(backend) else "sqlite"
 

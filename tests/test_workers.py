@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.backends
+
 
 def record(log: Path, tag: str = "$QUEUECTL_JOB_ID", sleep: float = 0) -> str:
     """A command that appends 'id start-time end-time' to ``log``."""
