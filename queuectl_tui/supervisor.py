@@ -29,6 +29,8 @@ from queuectl_tui.timeutil import lease_clock  # intervals: immune to wall-clock
 RESTART_BUDGET = 10  # self-inflicted worker failures tolerated per RESTART_WINDOW seconds
 RESTART_WINDOW = 60.0
 REAP_INTERVAL = 0.2
+# Where a child process finds its database when it is not on its command line.
+DB_ENV = "QUEUECTL_DB"
 
 
 class Supervisor:
@@ -48,13 +50,14 @@ class Supervisor:
         self.subreaper = _become_subreaper()
 
     def _spawn(self) -> subprocess.Popen:
+        arguments, env = database_argument(self.db_path)
         command = [
-            sys.executable, "-m", "queuectl_tui.worker", "--db", self.db_path,
+            sys.executable, "-m", "queuectl_tui.worker", *arguments,
             "--owner", self.owner, "--parent-pid", str(os.getpid()),
         ]
         proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            start_new_session=True,
+            start_new_session=True, env=env,
         )
         self.procs.append(proc)
         return proc
@@ -234,8 +237,38 @@ def _send(proc: subprocess.Popen, sig: int) -> None:
             pass
 
 
+def child_target(db_path: str) -> str:
+    """What a child process reopens: a file by its absolute path (it may start in
+    another folder), a URL as given."""
+    from queuectl_tui.store import is_database_url
+
+    return db_path if is_database_url(db_path) else os.path.abspath(db_path)
+
+
+def log_beside(db_path: str, suffix: str) -> str:
+    """Where the workers' log of a database goes (``store.side_file``): beside a
+    file, in the per-user data folder for a URL."""
+    from queuectl_tui.store import side_file
+
+    return side_file(db_path, suffix)
+
+
+def database_argument(db_path: str) -> tuple[list[str], dict[str, str] | None]:
+    """How a child process is told its database: the command-line arguments and
+    the environment (None: this one's). A URL holding a password goes through
+    the environment (``QUEUECTL_DB``), which only the same user can read, never
+    on the command line, which ``ps`` shows every user."""
+    from queuectl_tui.store import url_has_secret
+
+    if not url_has_secret(db_path):
+        return ["--db", db_path], None
+    return [], {**os.environ, DB_ENV: db_path}
+
+
 def run_foreground(db_path: str, count: int, say=None) -> int:
     """Supervise ``count`` workers until they stop; the body of ``worker start``."""
+    from queuectl_tui.store import location_of
+
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     supervisor = Supervisor(db_path)
     signals = 0
@@ -254,7 +287,7 @@ def run_foreground(db_path: str, count: int, say=None) -> int:
         supervisor.start(count)
         pids = ", ".join(str(p.pid) for p in supervisor.procs)
         say(f"Started {count} worker{'s' if count != 1 else ''} (pids {pids}) on "
-            f"{db_path}; Ctrl+C stops them after their current job")
+            f"{location_of(db_path)}; Ctrl+C stops them after their current job")
         supervisor.wait()
     finally:
         for sig, handler in previous.items():
@@ -269,9 +302,11 @@ def run_foreground(db_path: str, count: int, say=None) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of a detached supervisor (``worker start --detach``)."""
     parser = argparse.ArgumentParser(prog="queuectl-supervisor")
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", default=os.environ.get(DB_ENV))
     parser.add_argument("--count", type=int, default=1)
     args = parser.parse_args(argv)
+    if not args.db:
+        parser.error(f"--db or ${DB_ENV} is required")
     return run_foreground(args.db, args.count)
 
 

@@ -280,8 +280,12 @@ def _insert_rows(queue: JobQueue, model: type[peewee.Model], names: tuple[str, .
         return
     fields = [model._meta.fields[name] for name in names]
     statement, _ = model.insert_many([(None,) * len(fields)], fields=fields).returning().sql()
-    queue.db.cursor().executemany(statement, [tuple(row[name] for name in names)
-                                              for row in rows])
+    values = [tuple(row[name] for name in names) for row in rows]
+    storage = queue.storage
+    if not storage.text_holds_nul:  # PostgreSQL: a NUL in an output or error becomes U+FFFD
+        values = [tuple(storage.storable_text(v) if isinstance(v, str) else v for v in row)
+                  for row in values]
+    queue.db.cursor().executemany(statement, values)
 
 
 def _check_header(header: dict) -> dict[str, int | float]:

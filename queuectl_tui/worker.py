@@ -128,7 +128,8 @@ class Worker:
             try:  # once: a stopping worker does not wait for the database to come back
                 self._while_locked(lambda: registry.unregister(self.storage, self.id))
             except self.db_errors as exc:
-                self.log(f"could not remove its registration ({exc}); it expires by itself")
+                self.log(f"could not remove its registration ({self.storage.describe_error(exc)});"
+                         " it expires by itself")
             self.waiter.close()
         self.log(f"stopped ({self.jobs_done} done, {self.jobs_failed} failed)")
         return 0
@@ -188,7 +189,8 @@ class Worker:
                         return "job was cancelled or taken back"
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
-                    self.log(f"database error while renewing the lease: {exc}")
+                    self.log(self.storage.describe_error(
+                        exc, "database error while renewing the lease"))
             return None
 
         result = run_command(
@@ -242,7 +244,8 @@ class Worker:
             except self.db_errors as exc:
                 failures += 1
                 if time.monotonic() >= next_log:
-                    self.log(f"job {job.id}: cannot record the result yet ({exc}); "
+                    self.log(f"job {job.id}: cannot record the result yet "
+                             f"({self.storage.describe_error(exc)}); "
                              "keeping its lease and retrying")
                     next_log = time.monotonic() + RECORD_LOG_INTERVAL
             try:
@@ -278,9 +281,9 @@ class Worker:
             except self.db_errors as exc:
                 tries += 1
                 if self.signals >= 2 or (self.stopping and not holding):
-                    self.log(f"database error: {exc}; stopping without it")
+                    self.log(f"{self.storage.describe_error(exc)}; stopping without it")
                     raise _Stopped from None
-                self.log(f"database error: {exc}; retrying in {human_delta(delay)}")
+                self.log(f"{self.storage.describe_error(exc)}; retrying in {human_delta(delay)}")
                 self.sleep(delay)
                 if self.signals >= 2 or (self.stopping and not holding):
                     raise _Stopped from None
@@ -343,10 +346,14 @@ class Worker:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of a worker process started by the supervisor."""
     parser = argparse.ArgumentParser(prog="queuectl-worker")
-    parser.add_argument("--db", required=True)
+    # Absent: $QUEUECTL_DB (how a URL with a password is passed: see
+    # supervisor.database_argument).
+    parser.add_argument("--db", default=os.environ.get("QUEUECTL_DB"))
     parser.add_argument("--owner", default="cli")
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
+    if not args.db:
+        parser.error("--db or $QUEUECTL_DB is required")
     try:
         queue = JobQueue.open(args.db)
     except StoreError as exc:

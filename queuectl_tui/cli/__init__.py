@@ -88,7 +88,9 @@ COMMANDS = {
     type=click.Path(dir_okay=False),
     envvar="QUEUECTL_DB",
     show_envvar=True,
-    help="Database file (default: in your user data directory).",
+    metavar="FILE|URL",
+    help="Database: a SQLite file (default: in your user data directory) or a"
+    " postgresql://user[:password]@host[:port]/dbname URL.",
 )
 @click.option(
     "--allow-shared",
@@ -105,7 +107,8 @@ def cli(ctx: click.Context, db: str | None, allow_shared: bool) -> None:
 
     Enqueue shell commands, run them in worker processes, retry failures with
     exponential backoff and keep the ones that keep failing in a dead letter
-    queue (DLQ). All state lives in one SQLite file.
+    queue (DLQ). All state lives in one SQLite file, or in a PostgreSQL database
+    that workers on many machines share.
     """
     if db is None:
         from queuectl_tui.store import default_path

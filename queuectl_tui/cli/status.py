@@ -27,7 +27,7 @@ def status(app: AppContext, as_json: bool) -> None:
             "jobs": counts,
             "workers": [worker_dict(w) for w in workers],
             "config": dict(config.items()),
-            "database": str(app.db_path),
+            "database": app.queue.storage.location,
         })
         return
     click.echo(click.style("Jobs", bold=True))
@@ -41,7 +41,7 @@ def status(app: AppContext, as_json: bool) -> None:
     click.echo()
     settings = "  ".join(f"{k}={format_value(v)}" for k, v in config.items())
     click.echo(f"{click.style('Config', bold=True)}  {settings}")
-    click.echo(f"{click.style('Database', bold=True)} {app.db_path}")
+    click.echo(f"{click.style('Database', bold=True)} {app.queue.storage.location}")
 
 
 def worker_dict(w) -> dict:

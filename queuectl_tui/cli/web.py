@@ -98,12 +98,17 @@ def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
 
     from queuectl_tui import metrics
     from queuectl_tui.queue import JobQueue
+    from queuectl_tui.store import is_database_url, location_of, url_has_secret
     from queuectl_tui.web.exposition import render
     from queuectl_tui.web.server import WebServer, WebSettings, default_title, serve
 
-    if "://" not in db_path:  # a file (a database URL is passed on as it is)
+    if not is_database_url(db_path):  # a file (a database URL is passed on as it is)
         db_path = str(Path(db_path).expanduser().resolve())
     queue = JobQueue.open(db_path)  # an unreachable or foreign database fails here
+    if url_has_secret(db_path):
+        # The tabs' app processes (and the worker pool) find it here, not on a
+        # command line that `ps` shows (WebSettings.app_command).
+        os.environ["QUEUECTL_DB"] = db_path
     settings = WebSettings(db_path=db_path, host=host, port=port, token=token,
                            read_only=read_only, public_url=public_url, max_tabs=max_tabs,
                            title=default_title(db_path))
@@ -142,7 +147,7 @@ def _serve(db_path: str, host: str, port: int, workers: int, read_only: bool,
         what = " (read-only)" if read_only else ""
         pool_text = f", {workers} worker{'s' if workers != 1 else ''}" if workers else ""
         where = f" (listening on {host}:{server.bound_port})" if public_url else ""
-        click.echo(f"Serving {db_path}{what}{pool_text} on {url}{where}")
+        click.echo(f"Serving {location_of(db_path)}{what}{pool_text} on {url}{where}")
         if token:
             click.echo("Anyone with this URL can use the queue: keep the token secret.",
                        err=True)

@@ -35,23 +35,28 @@ def start(app: AppContext, count: int, detach: bool, log_path: Path | None) -> N
     The first Ctrl+C (or SIGTERM) lets running jobs finish, then the workers
     exit; a second one stops the jobs and puts them back in the queue.
     """
+    from queuectl_tui.store import is_database_url, side_file
     from queuectl_tui.supervisor import run_foreground
 
     queue = app.queue  # open (and create) the database before any worker starts
-    db_path = str(Path(app.db_path).expanduser().resolve())
+    # A file by its absolute path (the workers may run elsewhere); a URL as given.
+    db_path = app.db_path if is_database_url(app.db_path) else \
+        str(Path(app.db_path).expanduser().resolve())
     if not detach:
         sys.exit(run_foreground(db_path, count))
     from queuectl_tui import registry
     from queuectl_tui.files import open_log
+    from queuectl_tui.supervisor import database_argument
 
-    log_path = log_path or Path(db_path).with_name(Path(db_path).name + ".workers.log")
+    log_path = log_path or Path(side_file(db_path, ".workers.log"))
+    arguments, env = database_argument(db_path)
     before = {w.id for w in registry.live_workers(queue.storage, queue.config().lease_seconds)}
     # 0600, never through a symlink, rotated past 20 MB (one .1 generation).
     with open_log(log_path) as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "queuectl_tui.supervisor", "--db", db_path,
+            [sys.executable, "-m", "queuectl_tui.supervisor", *arguments,
              "--count", str(count)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env,
         )
     deadline = time.monotonic() + DETACH_READY_SECONDS
     while time.monotonic() < deadline:

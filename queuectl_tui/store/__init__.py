@@ -29,7 +29,7 @@ from queuectl_tui.store.sql import (
 __all__ = [
     "DATABASE_ID_KEY", "FINISHED_STATES", "LEASE_BOOT_KEY", "MODELS", "STATES", "Attempt",
     "Job", "Setting", "Storage", "StoreError", "Worker", "current", "default_path",
-    "is_database_url", "open_store",
+    "is_database_url", "location_of", "open_store", "side_file", "url_has_secret",
 ]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
@@ -43,6 +43,44 @@ _current: Storage | None = None
 def is_database_url(target: str | os.PathLike[str]) -> bool:
     """True for a PostgreSQL URL; anything else names a SQLite file."""
     return isinstance(target, str) and target.lower().startswith(_URL_SCHEMES)
+
+
+def location_of(target: str | os.PathLike[str]) -> str:
+    """Where ``target`` is, for people, without opening it: a URL with its password
+    masked (``***``), or a path made absolute. For messages printed before (or
+    instead of) opening the store; an open store says the same (``location``)."""
+    if is_database_url(target):
+        from queuectl_tui.store.postgres import mask_url
+
+        return mask_url(str(target))
+    return os.path.abspath(os.path.expanduser(os.fspath(target)))
+
+
+def url_has_secret(target: str | os.PathLike[str]) -> bool:
+    """True for a URL that holds a password (which must not go on a command line,
+    where ``ps`` shows it to every user)."""
+    if not is_database_url(target):
+        return False
+    from queuectl_tui.store.postgres import mask_url
+
+    return mask_url(str(target)) != mask_url(str(target), mask=False)
+
+
+def side_file(target: str | os.PathLike[str], suffix: str) -> str:
+    """Where a file that belongs to a database goes (a log): beside a SQLite file
+    (``<path><suffix>``); for a PostgreSQL URL, which has no folder, in the
+    folder of the per-user database, named after host, port and database."""
+    if not is_database_url(target):
+        path = os.path.abspath(os.path.expanduser(os.fspath(target)))
+        return path + suffix
+    from queuectl_tui.store.postgres import parse_url
+
+    parsed = parse_url(str(target))
+    name = f"{parsed.host or 'localhost'}-{parsed.port}-{parsed.dbname}"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    folder = os.path.dirname(default_path())
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.path.join(folder, f"postgresql-{name}{suffix}")
 
 
 def default_path() -> str:

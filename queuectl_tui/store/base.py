@@ -107,6 +107,10 @@ class Storage:
     # How long a worker keeps retrying a busy (``is_busy``) operation at once
     # before it treats it as an outage and backs off.
     busy_timeout: float = 30.0
+    # Whether a text column can hold NUL (PostgreSQL's cannot): where it cannot,
+    # text that comes from outside (a job's output, an import) is stored with
+    # U+FFFD in place of each NUL (``storable_text``).
+    text_holds_nul: bool = True
 
     # --- identity and lifetime -------------------------------------------------
 
@@ -133,6 +137,12 @@ class Storage:
         """Called once by a worker process on its storage (and after a reopen):
         tune the connection for the hot path (SQLite: no busy timeout; the worker
         retries a busy operation itself, see ``worker.Worker._while_locked``)."""
+
+    def storable_text(self, text: str) -> str:
+        """``text`` as this database can store it (see ``text_holds_nul``)."""
+        if self.text_holds_nul or "\x00" not in text:
+            return text
+        return text.replace("\x00", "\ufffd")
 
     # --- transactions ----------------------------------------------------------
 

@@ -192,6 +192,16 @@ def parse_url(url: str) -> PgUrl:
     )
 
 
+def mask_url(url: str, mask: bool = True) -> str:
+    """The URL as shown to people: its password (in the authority or a
+    ``password=`` option) as ``***``. Something that does not parse is shown
+    as its scheme and ``...`` (it could hold anything)."""
+    try:
+        return parse_url(url).render(mask=mask)
+    except StoreError:
+        return url.split("://", 1)[0] + "://..." if mask else url
+
+
 # --- Errors -----------------------------------------------------------------------
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -388,6 +398,7 @@ class PostgresStorage(SqlStorage):
     driver, an unreachable server, another program's database or a newer schema."""
 
     kind = "postgres"
+    text_holds_nul = False
 
     def __init__(self, url: str):
         parsed = parse_url(url)

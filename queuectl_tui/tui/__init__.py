@@ -40,12 +40,15 @@ def make_app(
 
         if queue.count() != 0:
             queue.close()
-            raise InvalidInput(f"demo jobs go only to a new, empty database; {db_path} "
+            raise InvalidInput("demo jobs go only to a new, empty database; "
+                               f"{queue.storage.location} "
                                "already has jobs (use `queuectl demo`)")
         seed_demo(queue)
     count = queue.config().tui_workers if workers is None else workers
     can_embed = embed_workers and not read_only
-    return QueuectlApp(queue, os.path.abspath(db_path), workers=count if can_embed else 0,
+    from queuectl_tui.supervisor import child_target
+
+    return QueuectlApp(queue, child_target(db_path), workers=count if can_embed else 0,
                        demo=demo, clock=clock, throwaway=demo, can_embed=can_embed)
 
 

@@ -131,7 +131,8 @@ class QueuectlApp(App):
         # browser tab (can_embed=False), no embedded workers.
         self.read_only = queue.read_only
         self.can_embed = can_embed and not queue.read_only
-        self.db_path = db_path
+        self.db_path = db_path  # what reopens it (a URL may hold a password)
+        self.location = queue.storage.location  # what is shown (never a password)
         self.initial_workers = workers
         self.demo = demo
         self.clock = clock
@@ -286,7 +287,7 @@ class QueuectlApp(App):
             self._status(Text.assemble(
                 ("waiting for the database", "b yellow"),
                 f" for {time.monotonic() - started:.0f}s (locked by another process?)  ·  ",
-                self.db_path))
+                self.location))
 
     def _status(self, text: Text | str) -> None:
         """The status line shows text literally (paths and errors may hold brackets)."""
@@ -317,7 +318,7 @@ class QueuectlApp(App):
             self.query_one(pane).apply(snapshot, now)
         if snapshot.view.pane in ("jobs", "dlq"):
             self.last_total = snapshot.total
-        self._status(self.db_path)
+        self._status(self.location)
         if self.busy_embedded_workers():
             _test_crash("busy")
 

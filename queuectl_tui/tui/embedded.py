@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import IO
 
 from queuectl_tui.files import open_log
-from queuectl_tui.supervisor import Supervisor
+from queuectl_tui.supervisor import Supervisor, log_beside
 
 SHUTDOWN_SECONDS = 5.0  # stop-now takes well under a second; then SIGKILL
 
@@ -28,7 +28,7 @@ class EmbeddedWorkers:
                  can_leave: bool = True):
         self.db_path = db_path
         self.owner = owner
-        self.log_path = log_path or f"{db_path}.tui-workers.log"
+        self.log_path = log_path or log_beside(db_path, ".tui-workers.log")
         # A throwaway (demo) database is deleted on exit: its workers cannot stay.
         self.can_leave = can_leave
         self.leaving = False

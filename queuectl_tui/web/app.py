@@ -10,6 +10,7 @@ lease; the server's ``--workers`` pool does the work instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -33,9 +34,12 @@ def _end_with_the_server() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="queuectl-web-app")
-    parser.add_argument("--db", required=True)
+    # Absent: $QUEUECTL_DB, where a URL with a password is passed (cli/web.py).
+    parser.add_argument("--db", default=os.environ.get("QUEUECTL_DB"))
     parser.add_argument("--read-only", action="store_true")
     args = parser.parse_args(argv)
+    if not args.db:
+        parser.error("--db or $QUEUECTL_DB is required")
     _end_with_the_server()
 
     import peewee

@@ -89,7 +89,11 @@ class WebSettings:
         """The shell command textual-serve runs for each tab. ``exec``: the app is
         the process textual-serve holds, not a shell around it. Quoted: the
         database path may hold spaces or quotes."""
-        parts = [sys.executable, "-m", "queuectl_tui.web.app", "--db", self.db_path]
+        from queuectl_tui.store import url_has_secret
+
+        parts = [sys.executable, "-m", "queuectl_tui.web.app"]
+        if not url_has_secret(self.db_path):  # else in $QUEUECTL_DB (cli/web.py)
+            parts += ["--db", self.db_path]
         if self.read_only:
             parts.append("--read-only")
         return "exec " + " ".join(shlex.quote(p) for p in parts)
@@ -396,6 +400,11 @@ def _say(text: str) -> None:
 
 
 def default_title(db_path: str) -> str:
+    """The file's name, or a URL's database name (never its password)."""
+    from queuectl_tui.store import is_database_url, location_of
+
+    if is_database_url(db_path):
+        return f"queuectl · {location_of(db_path).split('?')[0].rsplit('/', 1)[-1]}"
     return f"queuectl · {Path(db_path).name}"
 
 
