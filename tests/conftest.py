@@ -252,14 +252,22 @@ def _parent_supervisor(pid: int) -> int | None:
 
 
 def pytest_generate_tests(metafunc) -> None:
-    """``backends`` marker: run the test on both backends; ``sqlite_only``
-    within such a module: on SQLite alone (still shown as ``[sqlite]``)."""
+    """``backends`` marker: run the test on both backends, or on those it names
+    (``@pytest.mark.backends("sqlite")`` on one test of a module that opted in:
+    a slow end-to-end test whose PostgreSQL side another test already covers).
+    ``sqlite_only``: the test is about SQLite itself. Either way the id says
+    ``[sqlite]``."""
     if "backend" not in metafunc.fixturenames:
         return
-    if metafunc.definition.get_closest_marker("backends") is None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is None:
         return  # not opted in: `backend` is SQLite, test ids unchanged
-    sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
-    names = ("sqlite",) if sqlite_only else BACKENDS
+    names = tuple(marker.args) or BACKENDS
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        names = ("sqlite",)
+    unknown = set(names) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown backend {sorted(unknown)} in {metafunc.definition}")
     metafunc.parametrize("backend", names, indirect=True, ids=names)
 
 
@@ -377,7 +385,8 @@ def pytest_configure(config) -> None:
         "markers",
         "tui(workers=0, size=(120, 36), refresh=0.25): how the `tui` fixture builds the app")
     config.addinivalue_line(
-        "markers", "backends: run on both backends (SQLite and PostgreSQL), see conftest")
+        "markers", "backends(*names): run on both backends (SQLite and PostgreSQL), or on"
+        " those named; see conftest")
     config.addinivalue_line(
         "markers", "sqlite_only: in a `backends` module, run on SQLite alone (say why)")
 

@@ -11,15 +11,19 @@ import pytest
 
 from tests.conftest import db_snapshot
 
+pytestmark = pytest.mark.backends
+
 TIMESTAMP_FIELDS = ("run_at", "created_at", "updated_at")
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_bare_queuectl_without_a_terminal_prints_help(cli):
     result = cli()
     assert result.out.startswith("Usage: queuectl")
     assert "enqueue" in result.out and "worker" in result.out
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_tui_without_a_terminal_says_so(cli):
     result = cli("tui", check=False)
     assert result.returncode == 1
@@ -27,6 +31,7 @@ def test_tui_without_a_terminal_says_so(cli):
         "(queuectl --help)\n"
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_version(cli):
     result = cli("--version")
     assert result.out.startswith("queuectl, version ")
@@ -242,7 +247,6 @@ def test_bad_input_gives_one_line_error_and_changes_nothing(cli, db_path, args, 
 
 
 def test_bulk_batch_with_one_bad_line_enqueues_nothing(cli, db_path):
-    before = db_snapshot(db_path) if db_path.exists() else None
     cli("status")
     before = db_snapshot(db_path)
     payload = '{"id":"ok1","command":"true"}\n{"id":"ok2"}\n{"id":"ok3","command":"true"}\n'
@@ -261,7 +265,9 @@ def test_non_utf8_stdin_is_refused(cli):
     assert result.err == "Error: standard input is not valid UTF-8 text\n"
 
 
+@pytest.mark.sqlite_only
 def test_not_a_database_is_refused_with_a_clear_message(cli, tmp_path):
+    """SQLite only: a file that is not a database."""
     bogus = tmp_path / "bogus.db"
     bogus.write_text("hello, I am a text file\n" * 100)
     before = bogus.read_bytes()
