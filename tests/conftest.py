@@ -257,7 +257,8 @@ def pytest_generate_tests(metafunc) -> None:
     a slow end-to-end test whose PostgreSQL side another test already covers).
     ``sqlite_only``: the test is about SQLite itself. Either way the id says
     ``[sqlite]``."""
-    if "backend" not in metafunc.fixturenames:
+    wanted = [name for name in ("backend", "module_backend") if name in metafunc.fixturenames]
+    if not wanted:
         return
     marker = metafunc.definition.get_closest_marker("backends")
     if marker is None:
@@ -268,7 +269,11 @@ def pytest_generate_tests(metafunc) -> None:
     unknown = set(names) - set(BACKENDS)
     if unknown:
         raise pytest.UsageError(f"unknown backend {sorted(unknown)} in {metafunc.definition}")
-    metafunc.parametrize("backend", names, indirect=True, ids=names)
+    # One parameter for both fixtures; a module-scoped one keeps its database for
+    # the module (pytest groups the tests by it).
+    scope = "module" if "module_backend" in wanted else "function"
+    metafunc.parametrize(wanted, [(name,) * len(wanted) for name in names], indirect=True,
+                         ids=names, scope=scope)
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +309,20 @@ def backend(request, tmp_path: Path) -> Target:
     url = request.getfixturevalue("pg_module_database")
     reset_pg_database(url)
     return url
+
+
+@pytest.fixture(scope="module")
+def module_backend(request, tmp_path_factory) -> Iterator[Target]:
+    """A database for a whole module (one shared setup, e.g. jobs a worker ran once),
+    on the backend of the test's parameter; on PostgreSQL its own database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield tmp_path_factory.mktemp("module-db") / "queue.db"
+        return
+    if pg_url() is None:
+        pytest.skip(SKIP_REASON)
+    url = fresh_database("module")
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture

@@ -12,14 +12,15 @@ import io
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from queuectl_tui.cli import main
-from tests.conftest import db_snapshot
+from tests.conftest import Target, db_snapshot
+
+pytestmark = pytest.mark.backends
 
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -60,7 +61,7 @@ class Result:
         self.code, self.out, self.err = code, out, err
 
 
-def run(db: Path, *args: str, stdin: bytes = b"") -> Result:
+def run(db: Target, *args: str, stdin: bytes = b"") -> Result:
     out, err = io.StringIO(), io.StringIO()
     old_stdin = sys.stdin
     sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
@@ -76,7 +77,7 @@ def run(db: Path, *args: str, stdin: bytes = b"") -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def check_refusal_or_success(db: Path, result: Result, before) -> None:
+def check_refusal_or_success(db: Target, result: Result, before) -> None:
     assert "Traceback" not in result.err
     assert "internal error" not in result.err, result.err
     if result.code == 0:
@@ -89,10 +90,9 @@ def check_refusal_or_success(db: Path, result: Result, before) -> None:
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
-    path = tmp_path / "prop.db"
-    assert run(path, "enqueue", '{"id":"existing","command":"true"}').code == 0
-    return path
+def db(backend: Target) -> Target:
+    assert run(backend, "enqueue", '{"id":"existing","command":"true"}').code == 0
+    return backend
 
 
 @SETTINGS
