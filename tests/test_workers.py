@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import wait_for
 
+# Both backends; a slow end-to-end test about this host's processes (signals,
+# process groups, the supervisor) runs on SQLite alone, as marked.
 pytestmark = pytest.mark.backends
 
 
@@ -99,6 +101,7 @@ def test_three_workers_run_thirty_jobs_once_each_in_parallel(fast_cli, tmp_path)
     assert len(owners) == 3
 
 
+@pytest.mark.backends("sqlite")  # the job's process group, on this host
 def test_timeout_kills_the_command_and_its_children(fast_cli, tmp_path):
     pidfile = tmp_path / "child.pid"
     fast_cli("enqueue", json.dumps({
@@ -135,6 +138,7 @@ def test_scheduled_job_waits_for_its_time(fast_cli, tmp_path):
     assert runs["later"] >= parse_when(run_at)
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL: covered by the basic and lease tests
 def test_jobs_survive_a_worker_restart(fast_cli, tmp_path):
     log = tmp_path / "runs.log"
     lines = "\n".join(json.dumps({"id": f"p{n}", "command": record(log, sleep=0.3)})
@@ -152,8 +156,17 @@ def test_jobs_survive_a_worker_restart(fast_cli, tmp_path):
     assert sorted(tag for tag, _, _ in read_log(log)) == [f"p{n}" for n in range(6)]
 
 
-@pytest.mark.parametrize("how", ["worker stop", "SIGTERM", "SIGINT"])
-def test_graceful_stop_lets_the_running_job_finish(fast_cli, how):
+def test_graceful_stop_lets_the_running_job_finish(fast_cli):
+    graceful_stop(fast_cli, "worker stop")  # through the database: every host's workers
+
+
+@pytest.mark.backends("sqlite")  # a signal reaches this host's supervisor, whatever the db
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_graceful_stop_by_signal_lets_the_running_job_finish(fast_cli, how):
+    graceful_stop(fast_cli, how)
+
+
+def graceful_stop(fast_cli, how: str) -> None:
     enqueue(fast_cli, "running", "sleep 1; echo finished")
     supervisor = fast_cli.start_workers(1)
     wait_state(fast_cli, "running", "processing")
@@ -196,6 +209,7 @@ def test_killed_workers_job_is_taken_back_after_its_lease(fast_cli):
     assert fast_cli.json("status", "--json")["jobs"]["processing"] == 0
 
 
+@pytest.mark.backends("sqlite")  # this host's process tree
 def test_killed_workers_job_processes_die_with_it(fast_cli, tmp_path):
     """The job of a SIGKILLed worker does not keep running beside its retry."""
     pidfile = tmp_path / "pids"
@@ -211,6 +225,7 @@ def test_killed_workers_job_processes_die_with_it(fast_cli, tmp_path):
     fast_cli("cancel", "orphan")
 
 
+@pytest.mark.backends("sqlite")  # this host's process tree
 def test_job_of_a_worker_killed_with_its_supervisor_is_stopped_before_its_retry(
         fast_cli, tmp_path):
     """kill -9 of the supervisor and the worker orphans the job to init; whoever
@@ -257,6 +272,7 @@ def test_cancel_stops_a_running_job(fast_cli):
     assert fast_cli.state("doomed") == "cancelled"
 
 
+@pytest.mark.backends("sqlite")  # the binary-output test covers the limit on PostgreSQL
 def test_output_is_bounded_to_its_tail(fast_cli):
     fast_cli("config", "set", "output-limit", "1000")
     enqueue(fast_cli, "chatty", "yes 0123456789 | head -c 1000000; echo THE-END")
@@ -267,6 +283,7 @@ def test_output_is_bounded_to_its_tail(fast_cli):
     assert "earlier bytes dropped" in job["output"]
 
 
+@pytest.mark.backends("sqlite")  # the supervisor's process handling
 def test_supervisor_runs_exactly_count_workers_and_exits_zero(fast_cli):
     supervisor = fast_cli.start_workers(3)
     wait_for(lambda: len(children_of(supervisor.pid)) == 3, message="3 children")
@@ -301,6 +318,7 @@ def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli):
     assert "earlier bytes dropped" in job["output"]
 
 
+@pytest.mark.backends("sqlite")  # the worker's log, not the database
 def test_worker_log_lines_show_control_characters_instead_of_sending_them(fast_cli):
     """A failing job's last line (escape sequences, NUL, BEL) reaches the worker's
     log line, on the terminal of a foreground `worker start`: made visible, one line."""
