@@ -99,9 +99,6 @@ def db(backend: Target) -> Target:
 
 
 @pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
-@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
-@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
-@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
 @SETTINGS
 @given(value=json_values)
 def test_enqueue_any_json_value(db, value):
@@ -132,6 +129,7 @@ def test_enqueue_job_objects_with_wrong_types_and_odd_values(db, document):
             assert shown["priority"] == document["priority"]
 
 
+@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
 @SETTINGS
 @given(argument=nasty_text)
 def test_enqueue_any_argument_text(db, argument):
@@ -139,6 +137,7 @@ def test_enqueue_any_argument_text(db, argument):
     check_refusal_or_success(db, run(db, "enqueue", argument), before)
 
 
+@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
 @SETTINGS
 @given(data=st.binary(max_size=300) | st.lists(job_fields, min_size=1, max_size=5).map(
     lambda jobs: "\n".join(json.dumps(j) for j in jobs).encode()))
@@ -151,6 +150,7 @@ def test_bulk_stdin_any_bytes_or_job_lines(db, data):
             or data.lstrip().startswith(b"[")
 
 
+@pytest.mark.backends("sqlite")  # parsing and refusal: no storage difference
 @SETTINGS
 @given(key=nasty_text | st.sampled_from(["max-retries", "backoff_base", "POLL_INTERVAL",
                                          "lease-seconds", "output_limit", "job_timeout"]),
