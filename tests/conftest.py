@@ -137,6 +137,9 @@ class Cli:
         self.db = db
         self.env = dict(os.environ, QUEUECTL_DB=str(db))
         self.env.pop("QUEUECTL_DEBUG", None)
+        # Output as in a plain pipe: pytest-xdist's workers set COLUMNS=80.
+        for name in ("COLUMNS", "LINES"):
+            self.env.pop(name, None)
         self.procs: list[subprocess.Popen] = []
 
     def __call__(self, *args: str, input: str | bytes | None = None,

@@ -87,7 +87,8 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
         counts = cli.json("status", "--json")["jobs"]
         if counts["completed"] + counts["dead"] == total:
             break
-        if rng.random() < 0.3 and (victims := job_processes()):
+        # Workers first: at least 5 of them die however fast the jobs go.
+        if worker_kills >= 5 and rng.random() < 0.3 and (victims := job_processes()):
             try:
                 os.kill(rng.choice(victims), signal.SIGKILL)
                 job_kills += 1
