@@ -41,6 +41,13 @@ import pytest
 from queuectl_tui.queue import JobQueue
 from tests.pg import SKIP_REASON, drop_database, fresh_database, pg_url
 
+# pytest-xdist's workers inherit COLUMNS=80 and LINES=24 from execnet: the CLI's
+# tables and the TUIs under a pseudo-terminal would take that size instead of
+# their terminal's. Every process a test starts sees what a plain pytest run has.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 FAST_CONFIG = {"poll_interval": "0.05", "backoff_base": "1", "backoff_max": "1"}
 
 BACKENDS = ("sqlite", "postgres")
