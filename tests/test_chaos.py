@@ -201,6 +201,7 @@ def _kill_during(args: list[str], env: dict, stdin: bytes | None, after: float) 
     return proc.wait()
 
 
+@pytest.mark.backends("sqlite")  # one transaction either way; PostgreSQL's is covered by test_bulk and the kill -9 test
 def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
     cli("status")
     batch = 30_000
@@ -218,6 +219,7 @@ def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
           f"{outcomes.count(batch)} committed, 0 partial")
 
 
+@pytest.mark.backends("sqlite")  # the chunk rule on PostgreSQL is test_bulk's
 def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, db_path):
     """The bulk rule (queue.py, "operator actions"): `dlq retry --all` works in
     chunks of 500, each its own transaction, so other writers get in. Killed
