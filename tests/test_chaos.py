@@ -201,7 +201,7 @@ def _kill_during(args: list[str], env: dict, stdin: bytes | None, after: float) 
     return proc.wait()
 
 
-@pytest.mark.backends("sqlite")  # one transaction either way; PostgreSQL's is covered by test_bulk and the kill -9 test
+@pytest.mark.backends("sqlite")  # PostgreSQL: test_bulk and the kill -9 test
 def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
     cli("status")
     batch = 30_000
