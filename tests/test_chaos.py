@@ -84,7 +84,8 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
     deadline = time.monotonic() + 150
     time.sleep(0.5)
     while time.monotonic() < deadline:
-        counts = cli.json("status", "--json")["jobs"]
+        status = cli.json("status", "--json")  # one call a round: rounds stay short
+        counts = status["jobs"]
         if counts["completed"] + counts["dead"] == total:
             break
         # Workers first: at least 5 of them die however fast the jobs go.
@@ -95,7 +96,7 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
             except ProcessLookupError:
                 pass
         else:
-            workers = cli.live_workers()
+            workers = status["workers"]
             if workers:
                 try:
                     os.kill(rng.choice(workers)["pid"], signal.SIGKILL)

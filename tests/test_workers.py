@@ -200,7 +200,9 @@ def test_killed_workers_job_is_taken_back_after_its_lease(fast_cli):
     enqueue(fast_cli, "victim", "sleep 1.5; echo survived")
     fast_cli.start_workers(1)
     wait_state(fast_cli, "victim", "processing")
-    (worker,) = [w for w in fast_cli.live_workers() if w["current_job"] == "victim"]
+    (worker,) = wait_for(lambda: [w for w in fast_cli.live_workers()
+                                  if w["current_job"] == "victim"],
+                         message="the worker to list its job")
     os.kill(worker["pid"], signal.SIGKILL)
     job = wait_state(fast_cli, "victim", "completed", timeout=20)
     assert job["attempts"] == 2
