@@ -232,9 +232,29 @@ BAD_ENQUEUES = [
 ]
 
 
-@pytest.mark.parametrize("args,code,message", BAD_ENQUEUES,
-                         ids=[" ".join(a)[:50] for a, _, _ in BAD_ENQUEUES])
+# The refusals that the database decides (a taken or unknown id, a state): both
+# backends. The rest are refused before the database is written: SQLite alone.
+REACH_THE_DATABASE = {"enqueue {\"id\":\"dup\",\"command\":\"true\"}", "show nope",
+                      "cancel dup nope", "dlq retry nope", "dlq retry dup"}
+BY_THE_DATABASE = [case for case in BAD_ENQUEUES if " ".join(case[0]) in REACH_THE_DATABASE]
+BEFORE_THE_DATABASE = [case for case in BAD_ENQUEUES if case not in BY_THE_DATABASE]
+
+
+@pytest.mark.parametrize("args,code,message", BY_THE_DATABASE,
+                         ids=[" ".join(a)[:50] for a, _, _ in BY_THE_DATABASE])
+def test_refusal_by_the_database_gives_one_line_error_and_changes_nothing(
+        cli, db_path, args, code, message):
+    refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message)
+
+
+@pytest.mark.backends("sqlite")  # refused before the database is written
+@pytest.mark.parametrize("args,code,message", BEFORE_THE_DATABASE,
+                         ids=[" ".join(a)[:50] for a, _, _ in BEFORE_THE_DATABASE])
 def test_bad_input_gives_one_line_error_and_changes_nothing(cli, db_path, args, code, message):
+    refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message)
+
+
+def refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message) -> None:
     cli("enqueue", '{"id":"dup","command":"true"}')
     before = db_snapshot(db_path)
     result = cli(*args, check=False)
