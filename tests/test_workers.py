@@ -167,7 +167,7 @@ def test_graceful_stop_by_signal_lets_the_running_job_finish(fast_cli, how):
 
 
 def graceful_stop(fast_cli, how: str) -> None:
-    enqueue(fast_cli, "running", "sleep 1; echo finished")
+    enqueue(fast_cli, "running", "sleep 2; echo finished")  # seen running on a busy machine
     supervisor = fast_cli.start_workers(1)
     wait_state(fast_cli, "running", "processing")
     if how == "worker stop":
@@ -197,12 +197,11 @@ def test_second_signal_stops_the_job_and_puts_it_back_uncharged(fast_cli):
 
 def test_killed_workers_job_is_taken_back_after_its_lease(fast_cli):
     fast_cli("config", "set", "lease-seconds", "1")
-    enqueue(fast_cli, "victim", "sleep 1.5; echo survived")
+    # Long enough to be seen running (and killed) on a busy machine.
+    enqueue(fast_cli, "victim", "sleep 3; echo survived")
     fast_cli.start_workers(1)
-    wait_state(fast_cli, "victim", "processing")
-    (worker,) = wait_for(lambda: [w for w in fast_cli.live_workers()
-                                  if w["current_job"] == "victim"],
-                         message="the worker to list its job")
+    running = wait_state(fast_cli, "victim", "processing")
+    (worker,) = [w for w in fast_cli.live_workers() if w["id"] == running["worker_id"]]
     os.kill(worker["pid"], signal.SIGKILL)
     job = wait_state(fast_cli, "victim", "completed", timeout=20)
     assert job["attempts"] == 2
