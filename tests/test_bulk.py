@@ -15,31 +15,31 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from queuectl_tui.errors import Conflict
 from queuectl_tui.queue import BULK_CHUNK
-from tests.conftest import db_snapshot
+from tests.conftest import Target, db_execute, db_executemany, db_rows, db_snapshot
+
+pytestmark = pytest.mark.backends
 
 
-def insert(db: Path, count: int, state: str = "dead", prefix: str = "d",
+def insert(db: Target, count: int, state: str = "dead", prefix: str = "d",
            output: str | None = None) -> list[str]:
     """``count`` jobs in ``state``, created in id order (as a worker would leave them)."""
     ids = [f"{prefix}{n:05d}" for n in range(count)]
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
-            "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
-            " run_at, created_at, updated_at, last_error, output) VALUES"
-            " (?, 'false', ?, 'default', 0, 1, 1, 0, ?, 1, 'exit code 1', ?)",
-            [(job_id, state, 1000 + n, output) for n, job_id in enumerate(ids)])
+    db_executemany(
+        db,
+        "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
+        " run_at, created_at, updated_at, last_error, output) VALUES"
+        " (?, 'false', ?, 'default', 0, 1, 1, 0, ?, 1, 'exit code 1', ?)",
+        [(job_id, state, 1000 + n, output) for n, job_id in enumerate(ids)])
     return ids
 
 
-def states(db: Path) -> dict[str, str]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT id, state FROM job"))
+def states(db: Target) -> dict[str, str]:
+    return dict(db_rows(db, "SELECT id, state FROM job"))
 
 
 # --- dlq list: a default limit, like list ----------------------------------
@@ -73,9 +73,12 @@ def test_list_json_streams_the_same_array_as_before(cli, db_path):
 
 # --- chunks that let other writers in ---------------------------------------
 
+@pytest.mark.sqlite_only
 def test_dlq_retry_all_lets_another_writer_in_while_it_runs(cli, db_path):
     """With one transaction, no other process could write between the first and
-    the last retried job; now a write gets in while part of the DLQ is retried."""
+    the last retried job; now a write gets in while part of the DLQ is retried.
+    (SQLite only: it probes SQLite's one database-wide write lock; PostgreSQL
+    locks rows, so other writers are never held up by a retry there.)"""
     cli("status")
     total = 12 * BULK_CHUNK
     insert(db_path, total)
@@ -125,9 +128,8 @@ def test_retry_all_does_not_retry_a_job_that_died_again_meanwhile(queue, db_path
     def died_again(chunk: list[str]) -> None:
         seen.append(len(chunk))
         if len(seen) == 1:  # between chunks: the first retried job is dead again
-            with sqlite3.connect(db_path) as conn:
-                conn.execute("UPDATE job SET state = 'dead', updated_at = ? WHERE id = ?",
-                             (time.time() + 5, chunk[0]))
+            db_execute(db_path, "UPDATE job SET state = 'dead', updated_at = ? WHERE id = ?",
+                       (time.time() + 5, chunk[0]))
 
     retried = queue.retry_dead(None, on_chunk=died_again)
     assert seen == [BULK_CHUNK, 1]
@@ -174,8 +176,7 @@ def test_a_long_id_list_skips_jobs_another_process_moved_on(queue, db_path):
 
     def meanwhile(chunk: list[str]) -> None:
         if len(chunk) == BULK_CHUNK:
-            with sqlite3.connect(db_path) as conn:
-                conn.execute("DELETE FROM job WHERE id = ?", (ids[-1],))
+            db_execute(db_path, "DELETE FROM job WHERE id = ?", (ids[-1],))
 
     assert queue.retry_dead(ids, on_chunk=meanwhile) == ids[:-1]
 
@@ -187,24 +188,24 @@ def test_purge_deletes_every_finished_job_across_chunks(queue, db_path, count):
     insert(db_path, count, state="completed", prefix="c")
     insert(db_path, 3, state="dead", prefix="d")
     insert(db_path, 2, state="pending", prefix="p")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("INSERT INTO attempt (job_id, number, finished_at) VALUES ('c00001', 1, 1)")
+    db_execute(db_path,
+               "INSERT INTO attempt (job_id, number, finished_at) VALUES ('c00001', 1, 1)")
     assert queue.purge(["completed", "dead"]) == count + 3
     assert set(states(db_path).values()) == {"pending"}
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM attempt").fetchone()[0] == 0
+    assert db_rows(db_path, "SELECT count(*) FROM attempt") == [(0,)]
 
 
 def test_purge_older_than_keeps_recent_jobs(queue, db_path):
     insert(db_path, 5, state="completed", prefix="old")  # updated_at = 1 (1970)
     insert(db_path, 2, state="completed", prefix="new")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE job SET updated_at = ? WHERE id LIKE 'new%'", (time.time(),))
+    db_execute(db_path, "UPDATE job SET updated_at = ? WHERE id LIKE 'new%'", (time.time(),))
     assert queue.purge(["completed"], older_than=time.time() - 3600) == 5
     assert sorted(states(db_path)) == ["new00000", "new00001"]
 
 
+@pytest.mark.sqlite_only
 def test_purge_vacuum_gives_the_space_back(cli, db_path):
+    """SQLite only: it measures the database file."""
     cli("status")
     insert(db_path, 400, state="completed", output="x" * 20_000)  # about 8 MB
     cli("enqueue", '{"id": "kept", "command": "true"}')

@@ -2,6 +2,9 @@
 
 Each test is bounded in time and count, prints its figures, and cleans up every
 process it starts (the ``cli`` fixture stops supervisors and kills leftovers).
+All run on both backends; what is SQLite's alone (a deleted or unwritable file,
+a full disk, the WAL) is in test_lifecycle, test_worker_stop, test_disk_full and
+test_wal.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from queuectl_tui.store import STATES
+from tests.conftest import Target, db_execute, db_executemany, db_rows, is_postgres, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backends]
 
 
 def job_processes() -> list[int]:
@@ -40,9 +43,19 @@ def job_processes() -> list[int]:
     return pids
 
 
-def integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+def integrity(db: Target) -> str:
+    """'ok' for a consistent database: SQLite's own check of the file; on both, no
+    attempt without its job and no job in an unknown state."""
+    if not is_postgres(db):
+        (result,) = db_rows(db, "PRAGMA integrity_check")[0]
+        if result != "ok":
+            return result
+    orphans = db_rows(db, "SELECT count(*) FROM attempt WHERE job_id NOT IN"
+                          " (SELECT id FROM job)")[0][0]
+    states = {row[0] for row in db_rows(db, "SELECT DISTINCT state FROM job")}
+    if orphans or not states <= set(STATES):
+        return f"{orphans} orphan attempts, states {sorted(states)}"
+    return "ok"
 
 
 def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_path, tmp_path):
@@ -71,17 +84,19 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
     deadline = time.monotonic() + 150
     time.sleep(0.5)
     while time.monotonic() < deadline:
-        counts = cli.json("status", "--json")["jobs"]
+        status = cli.json("status", "--json")  # one call a round: rounds stay short
+        counts = status["jobs"]
         if counts["completed"] + counts["dead"] == total:
             break
-        if rng.random() < 0.3 and (victims := job_processes()):
+        # Workers first: at least 5 of them die however fast the jobs go.
+        if worker_kills >= 5 and rng.random() < 0.3 and (victims := job_processes()):
             try:
                 os.kill(rng.choice(victims), signal.SIGKILL)
                 job_kills += 1
             except ProcessLookupError:
                 pass
         else:
-            workers = cli.live_workers()
+            workers = status["workers"]
             if workers:
                 try:
                     os.kill(rng.choice(workers)["pid"], signal.SIGKILL)
@@ -187,6 +202,7 @@ def _kill_during(args: list[str], env: dict, stdin: bytes | None, after: float) 
     return proc.wait()
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL: test_bulk and the kill -9 test
 def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
     cli("status")
     batch = 30_000
@@ -204,6 +220,7 @@ def test_killing_a_bulk_enqueue_leaves_all_or_nothing(cli, db_path):
           f"{outcomes.count(batch)} committed, 0 partial")
 
 
+@pytest.mark.backends("sqlite")  # the chunk rule on PostgreSQL is test_bulk's
 def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, db_path):
     """The bulk rule (queue.py, "operator actions"): `dlq retry --all` works in
     chunks of 500, each its own transaction, so other writers get in. Killed
@@ -212,17 +229,16 @@ def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, 
     transaction, all or nothing, holding the write lock throughout.)"""
     cli("status")
     count = 8_000
-    with sqlite3.connect(db_path) as conn:
-        conn.executemany(
-            "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
-            " run_at, created_at, updated_at) VALUES (?, 'false', 'dead', 'default', 0, 1, 1,"
-            " 0, ?, 0)", [(f"d{n}", n) for n in range(count)])
+    db_executemany(
+        db_path,
+        "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
+        " run_at, created_at, updated_at) VALUES (?, 'false', 'dead', 'default', 0, 1, 1,"
+        " 0, ?, 0)", [(f"d{n}", n) for n in range(count)])
     outcomes = []
     for trial in range(6):
         _kill_during(["dlq", "retry", "--all"], cli.env, None, after=0.25 + 0.1 * trial)
         assert integrity(db_path) == "ok"
-        with sqlite3.connect(db_path) as conn:
-            rows = conn.execute("SELECT state, attempts FROM job ORDER BY created_at").fetchall()
+        rows = db_rows(db_path, "SELECT state, attempts FROM job ORDER BY created_at")
         retried = sum(1 for state, _ in rows if state == "pending")
         assert retried % 500 == 0, retried  # whole chunks only
         assert rows[:retried] == [("pending", 0)] * retried  # a prefix, oldest first
@@ -230,8 +246,7 @@ def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, 
         outcomes.append(retried)
         assert "Retrying" in cli("dlq", "retry", "--all").out or retried == count
         assert cli.json("status", "--json")["jobs"]["dead"] == 0  # the re-run did the rest
-        with sqlite3.connect(db_path) as conn:
-            conn.execute("UPDATE job SET state = 'dead', attempts = 1")
+        db_execute(db_path, "UPDATE job SET state = 'dead', attempts = 1")
     print(f"\ndlq retry --all killed 6 times: {outcomes.count(0)} before the first chunk, "
           f"{outcomes.count(count)} after the last, "
           f"{sum(1 for o in outcomes if 0 < o < count)} midway ({outcomes}); "
@@ -240,7 +255,7 @@ def test_killing_a_dlq_retry_leaves_whole_chunks_done_and_a_rerun_finishes(cli, 
 
 def test_kill_9_during_heavy_writes_leaves_a_consistent_database(cli, db_path):
     """Power-loss style: writers and workers are SIGKILLed mid-flight, repeatedly;
-    the file reopens clean and every job is in exactly one state."""
+    the database reopens clean and every job is in exactly one state."""
     cli("config", "set", "poll-interval", "0.05")
     for round_ in range(4):
         cli.start_workers(2)
@@ -268,9 +283,8 @@ def test_kill_9_during_heavy_writes_leaves_a_consistent_database(cli, db_path):
         cli.procs.clear()
         assert integrity(db_path) == "ok"
     status = cli.json("status", "--json")["jobs"]
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT count(*) FROM job").fetchone()[0]
-        orphans = conn.execute("SELECT count(*) FROM attempt WHERE job_id NOT IN"
-                               " (SELECT id FROM job)").fetchone()[0]
+    rows = db_rows(db_path, "SELECT count(*) FROM job")[0][0]
+    orphans = db_rows(db_path, "SELECT count(*) FROM attempt WHERE job_id NOT IN"
+                               " (SELECT id FROM job)")[0][0]
     assert sum(status.values()) == rows and orphans == 0
     print(f"\nkill -9 during writes, 4 rounds: integrity ok, {rows} jobs, states {status}")

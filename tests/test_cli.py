@@ -11,15 +11,19 @@ import pytest
 
 from tests.conftest import db_snapshot
 
+pytestmark = pytest.mark.backends
+
 TIMESTAMP_FIELDS = ("run_at", "created_at", "updated_at")
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_bare_queuectl_without_a_terminal_prints_help(cli):
     result = cli()
     assert result.out.startswith("Usage: queuectl")
     assert "enqueue" in result.out and "worker" in result.out
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_tui_without_a_terminal_says_so(cli):
     result = cli("tui", check=False)
     assert result.returncode == 1
@@ -27,6 +31,7 @@ def test_tui_without_a_terminal_says_so(cli):
         "(queuectl --help)\n"
 
 
+@pytest.mark.backends("sqlite")  # no database involved
 def test_version(cli):
     result = cli("--version")
     assert result.out.startswith("queuectl, version ")
@@ -227,9 +232,29 @@ BAD_ENQUEUES = [
 ]
 
 
-@pytest.mark.parametrize("args,code,message", BAD_ENQUEUES,
-                         ids=[" ".join(a)[:50] for a, _, _ in BAD_ENQUEUES])
+# The refusals that the database decides (a taken or unknown id, a state): both
+# backends. The rest are refused before the database is written: SQLite alone.
+REACH_THE_DATABASE = {"enqueue {\"id\":\"dup\",\"command\":\"true\"}", "show nope",
+                      "cancel dup nope", "dlq retry nope", "dlq retry dup"}
+BY_THE_DATABASE = [case for case in BAD_ENQUEUES if " ".join(case[0]) in REACH_THE_DATABASE]
+BEFORE_THE_DATABASE = [case for case in BAD_ENQUEUES if case not in BY_THE_DATABASE]
+
+
+@pytest.mark.parametrize("args,code,message", BY_THE_DATABASE,
+                         ids=[" ".join(a)[:50] for a, _, _ in BY_THE_DATABASE])
+def test_refusal_by_the_database_gives_one_line_error_and_changes_nothing(
+        cli, db_path, args, code, message):
+    refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message)
+
+
+@pytest.mark.backends("sqlite")  # refused before the database is written
+@pytest.mark.parametrize("args,code,message", BEFORE_THE_DATABASE,
+                         ids=[" ".join(a)[:50] for a, _, _ in BEFORE_THE_DATABASE])
 def test_bad_input_gives_one_line_error_and_changes_nothing(cli, db_path, args, code, message):
+    refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message)
+
+
+def refused_in_one_line_and_nothing_changed(cli, db_path, args, code, message) -> None:
     cli("enqueue", '{"id":"dup","command":"true"}')
     before = db_snapshot(db_path)
     result = cli(*args, check=False)
@@ -242,7 +267,6 @@ def test_bad_input_gives_one_line_error_and_changes_nothing(cli, db_path, args, 
 
 
 def test_bulk_batch_with_one_bad_line_enqueues_nothing(cli, db_path):
-    before = db_snapshot(db_path) if db_path.exists() else None
     cli("status")
     before = db_snapshot(db_path)
     payload = '{"id":"ok1","command":"true"}\n{"id":"ok2"}\n{"id":"ok3","command":"true"}\n'
@@ -261,7 +285,9 @@ def test_non_utf8_stdin_is_refused(cli):
     assert result.err == "Error: standard input is not valid UTF-8 text\n"
 
 
+@pytest.mark.sqlite_only
 def test_not_a_database_is_refused_with_a_clear_message(cli, tmp_path):
+    """SQLite only: a file that is not a database."""
     bogus = tmp_path / "bogus.db"
     bogus.write_text("hello, I am a text file\n" * 100)
     before = bogus.read_bytes()

@@ -24,7 +24,9 @@ import pytest
 from click.testing import CliRunner
 
 from queuectl_tui.cli.output import print_table, width
-from tests.conftest import FAST_CONFIG, Cli, wait_for
+from tests.conftest import FAST_CONFIG, Cli, Target, wait_for
+
+pytestmark = pytest.mark.backends
 
 HOSTILE = "\033]0;pwned\007\033[2J"  # retitle the terminal, clear the screen
 HOSTILE_SHOWN = "␛]0;pwned␇␛[2J"
@@ -36,10 +38,9 @@ SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory) -> Cli:
+def ran(module_backend: Target) -> Cli:
     """A database whose hostile jobs a real worker has run to the end."""
-    db = tmp_path_factory.mktemp("eng-bulk-escapes") / "queue.db"
-    runner = Cli(db)
+    runner = Cli(module_backend)
     try:
         for key, value in {**FAST_CONFIG, "output_limit": "4000000"}.items():
             runner("config", "set", key, value)

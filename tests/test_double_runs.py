@@ -20,7 +20,11 @@ from pathlib import Path
 import pytest
 
 from queuectl_tui.queue import JobQueue
-from tests.conftest import FAST_CONFIG, kill_registered_workers, wait_for
+from tests.conftest import FAST_CONFIG, Target, kill_registered_workers, wait_for
+
+# Tests that take a database fixture run on both backends; the full-disk test is
+# SQLite's alone (it needs the database file on a small filesystem).
+pytestmark = pytest.mark.backends
 
 
 class Workers:
@@ -29,9 +33,9 @@ class Workers:
     def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
         self.procs: list[subprocess.Popen] = []
-        self.dbs: set[Path] = set()
+        self.dbs: set[Target] = set()
 
-    def start(self, db: Path, env: dict | None = None) -> subprocess.Popen:
+    def start(self, db: Target, env: dict | None = None) -> subprocess.Popen:
         log = self.tmp_path / f"worker{len(self.procs)}.log"
         with open(log, "wb") as handle:
             proc = subprocess.Popen(
@@ -61,7 +65,7 @@ def workers(tmp_path):
     group.cleanup()
 
 
-def configure(db: Path, **settings: str) -> None:
+def configure(db: Target, **settings: str) -> None:
     queue = JobQueue.open(db)
     for key, value in {**FAST_CONFIG, **settings}.items():
         queue.set_config(key, value)
@@ -83,7 +87,7 @@ def kill_pids_in(pidfile: Path) -> None:
             pass
 
 
-def job_row(db: Path, job_id: str) -> dict:
+def job_row(db: Target, job_id: str) -> dict:
     queue = JobQueue.open(db)
     try:
         job = queue.get(job_id)
@@ -243,11 +247,12 @@ def test_a_lease_renewed_during_its_grace_is_not_taken_back(db_path):
 # --- item 1: taking back a lost job kills only that job's processes --------------------
 
 
-def test_taking_back_a_job_never_kills_the_same_job_id_of_another_database(workers, tmp_path):
+def test_taking_back_a_job_never_kills_the_same_job_id_of_another_database(
+        workers, backend, other_db, tmp_path):
     """job1 in A and job1 in B, a worker on each. A's worker is frozen past its lease;
     `queuectl --db A status` takes A's job1 back and must kill A's lost run only:
     B's healthy job1 runs once, to its end."""
-    dbs = {name: tmp_path / f"{name}.db" for name in "AB"}
+    dbs = {"A": backend, "B": other_db}
     counters = {name: tmp_path / f"runs-{name}" for name in "AB"}
     pids = {name: tmp_path / f"pid-{name}" for name in "AB"}
     procs = {}

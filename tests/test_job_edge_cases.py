@@ -6,8 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_for
 from tests.test_workers import is_running
+
+pytestmark = pytest.mark.backends
 
 
 def run_jobs(cli, *jobs: dict) -> None:
@@ -74,5 +78,7 @@ def test_a_worker_started_as_root_says_so(fast_cli):
         assert "running as root" not in log
 
 
+@pytest.mark.sqlite_only
 def test_database_and_folder_are_private(fast_cli, db_path: Path):
+    """SQLite only: the database is a file (PostgreSQL's access is the server's)."""
     assert oct(db_path.stat().st_mode & 0o777) == "0o600"

@@ -1,4 +1,8 @@
-"""A worker under an unavailable database: it backs off and recovers, never dies or spins."""
+"""A worker under an unavailable database: it backs off and recovers, never dies or spins.
+
+SQLite only: both tests make the file unavailable (a lock held past the busy
+timeout, the file deleted). PostgreSQL's equivalents (the server restarted, a
+backend terminated) are the fault tests of ``test_postgres_*``."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.timeutil import now
 from queuectl_tui.web.exposition import render
 
+pytestmark = pytest.mark.backends
+
 WORKER = "test-host-1-abc"
 HOSTILE_QUEUE = 'q"[b]\\x'
 
@@ -94,6 +96,7 @@ def test_queuectl_metrics_prints_what_status_counts(fast_cli, queue):
     assert later["queuectl_jobs_completed"].samples[0].value == 0
 
 
+@pytest.mark.backends("sqlite")  # about the missing extra, not the database
 def test_queuectl_metrics_without_the_extra_names_it(db_path):
     code = ("import sys; sys.modules['prometheus_client'] = None; "
             "from queuectl_tui.cli import main; main(['--db', sys.argv[1], 'metrics'])")
@@ -105,6 +108,7 @@ def test_queuectl_metrics_without_the_extra_names_it(db_path):
         "pip install 'queuectl-tui[web]'")
 
 
+@pytest.mark.backends("sqlite")  # refused before the database is read
 @pytest.mark.parametrize("bad", ["-1", "soon"])
 def test_queuectl_metrics_bad_since_is_one_line(fast_cli, bad):
     result = fast_cli("metrics", "--since", bad, check=False)

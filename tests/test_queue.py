@@ -1,4 +1,4 @@
-"""The domain module: each state change, in process, against a real SQLite file."""
+"""The domain module: each state change, in process, against a real database (both backends)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from queuectl_tui.errors import Conflict, InvalidInput, NotFound
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.store import Attempt, Job
 from queuectl_tui.timeutil import lease_clock, to_wall
-from tests.conftest import wait_for
+from tests.conftest import is_postgres, wait_for
+
+pytestmark = pytest.mark.backends
 
 
 def spec(command="true", **fields) -> JobSpec:
@@ -55,9 +57,14 @@ def test_claim_marks_processing_and_counts_the_attempt(queue):
     claimed = queue.claim("worker-1", 30)
     job = queue.get("j")
     assert (job.state, job.attempts, job.worker_id) == ("processing", 1, "worker-1")
-    # The lease is a reading of the monotonic lease clock, not of the wall clock.
-    assert job.lease_expires_at == pytest.approx(lease_clock() + 30, abs=1)
-    assert to_wall(job.lease_expires_at) == pytest.approx(claimed.started_at + 30, abs=1)
+    # The lease is a reading of the storage's lease clock (SQLite: this boot's
+    # monotonic clock; PostgreSQL: the server's), shown as wall time by its offset.
+    assert job.lease_expires_at == pytest.approx(queue.storage.clock() + 30, abs=1)
+    wall = job.lease_expires_at + queue.lease_offset()
+    assert wall == pytest.approx(claimed.started_at + 30, abs=1)
+    if not is_postgres(queue.storage.url):
+        assert job.lease_expires_at == pytest.approx(lease_clock() + 30, abs=1)
+        assert to_wall(job.lease_expires_at) == pytest.approx(wall, abs=0.1)
 
 
 def test_failures_back_off_exponentially_then_go_dead(queue):

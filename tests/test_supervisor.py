@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from queuectl_tui.supervisor import Supervisor
+
+# Tests that take the `backend` fixture run on both backends.
+pytestmark = pytest.mark.backends
 
 
 def test_kill_orphans_kills_job_processes_only(tmp_path):
@@ -14,6 +19,10 @@ def test_kill_orphans_kills_job_processes_only(tmp_path):
     job = subprocess.Popen(["sleep", "30"], env=dict(os.environ, QUEUECTL_JOB_ID="j1"),
                            start_new_session=True)
     try:
+        from tests.conftest import wait_for
+
+        # Until it has exec'd, the child still shows this process's environment.
+        wait_for(lambda: job.pid in _job_processes("j1"), message="the job process to start")
         killed = supervisor.kill_orphans()
         assert killed == [job.pid]
         assert plain.poll() is None  # someone else's child: untouched
@@ -42,12 +51,12 @@ def _job_processes(job_id: str) -> list[int]:
     return found
 
 
-def _running_job(tmp_path, job_id: str):
+def _running_job(backend, job_id: str):
     from queuectl_tui.jobspec import JobSpec
     from queuectl_tui.queue import JobQueue
     from tests.conftest import wait_for
 
-    db = str(tmp_path / "q.db")
+    db = str(backend)
     queue = JobQueue.open(db)
     queue.set_config("poll_interval", "0.05")
     queue.enqueue([JobSpec(command="sleep 120", id=job_id)])
@@ -58,8 +67,8 @@ def _running_job(tmp_path, job_id: str):
     return queue, supervisor
 
 
-def test_shutdown_with_stop_jobs_puts_the_job_back_uncharged(tmp_path):
-    queue, supervisor = _running_job(tmp_path, "sup-stop-now")
+def test_shutdown_with_stop_jobs_puts_the_job_back_uncharged(backend):
+    queue, supervisor = _running_job(backend, "sup-stop-now")
     try:
         assert supervisor.shutdown(5, stop_jobs=True) is True
         job = queue.get("sup-stop-now")
@@ -71,11 +80,11 @@ def test_shutdown_with_stop_jobs_puts_the_job_back_uncharged(tmp_path):
         queue.close()
 
 
-def test_shutdown_kills_a_hung_worker_and_its_job_at_the_timeout(tmp_path):
+def test_shutdown_kills_a_hung_worker_and_its_job_at_the_timeout(backend):
     import signal
     import time
 
-    queue, supervisor = _running_job(tmp_path, "sup-hung")
+    queue, supervisor = _running_job(backend, "sup-hung")
     try:
         (proc,) = supervisor.procs
         os.kill(proc.pid, signal.SIGSTOP)  # deaf to every polite request

@@ -5,9 +5,10 @@ jobs (ids, states, attempts, history, output, times to the bit) and settings;
 running jobs come back pending, their interrupted run not charged; a taken id,
 a bad line or a file cut short refuses the whole import and changes nothing.
 
-Every database here comes from the ``make_db`` fixture (one place that picks
-the backend), so the same tests can run on PostgreSQL when it is added there.
-Models are bound to the last queue opened: open one queue at a time.
+Every database here comes from the ``make_db`` fixture, on the test's backend
+(``[sqlite]``/``[postgres]``, see conftest); a SQLite -> PostgreSQL -> SQLite round
+trip through the CLI moves a queue across. Models are bound to the last queue
+opened: open one queue at a time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from queuectl_tui.errors import Conflict, InvalidInput
 from queuectl_tui.jobspec import JobSpec
 from queuectl_tui.queue import JobQueue
 from queuectl_tui.store import Attempt, Job, Setting
-from tests.conftest import wait_for
+from tests.conftest import Target, is_postgres, wait_for
+from tests.pg import drop_database, fresh_database
+
+pytestmark = pytest.mark.backends
 
 WORKER = "testhost-1-1"
 # Job text that must come back byte for byte: unicode, Rich/Textual markup, terminal
@@ -40,16 +44,26 @@ ODD_TEXT = ("héllo ☃ 日本語 🎉 [bold red]not markup[/] \x1b[31mred\x1b[0
 HUGE_OUTPUT = ("line ☃ \x1b[2J [b]x[/b]\n" * 150_000)  # ~3.6 MB
 
 
-@pytest.fixture(params=["sqlite"])
-def make_db(request, tmp_path) -> Callable[[str], str]:
-    """Databases under test, by name (the one place a backend is chosen): returns
-    what ``JobQueue.open`` and ``queuectl --db`` take. A PostgreSQL variant
-    returns the URL of a fresh database per name."""
+@pytest.fixture
+def make_db(backend: Target, tmp_path) -> Iterator[Callable[[str], str]]:
+    """Databases under test, by name, on the test's backend: returns what
+    ``JobQueue.open`` and ``queuectl --db`` take. On PostgreSQL the first name is
+    the test's (emptied) database and each further name a fresh one, dropped
+    after the test."""
+    made: dict[str, str] = {}
 
     def make(name: str) -> str:
-        return str(tmp_path / f"{name}.db")
+        if name not in made:
+            if not is_postgres(backend):
+                made[name] = str(tmp_path / f"{name}.db")
+            else:
+                made[name] = fresh_database("transfer") if made else str(backend)
+        return made[name]
 
-    return make
+    yield make
+    if is_postgres(backend):
+        for url in list(made.values())[1:]:
+            drop_database(url)
 
 
 @contextmanager
@@ -176,11 +190,15 @@ def test_round_trip_keeps_ids_states_attempts_history_output_and_settings(make_d
                          started_at=None, lease_expires_at=None)
     assert after["attempts"] == before["attempts"]
     # The settings, and only them: not the source's identity or boot stamp.
-    assert {"database_id", "lease_boot"} <= set(before["settings"])
-    assert set(after["settings"]) == set(SETTINGS)
+    assert "database_id" in before["settings"]
+    if not is_postgres(source):  # PostgreSQL's lease clock (the server's) has no boot
+        assert "lease_boot" in before["settings"]
+    # (A new PostgreSQL database has its own identity from the start; SQLite's
+    # comes with its first worker.)
+    assert set(after["settings"]) - {"database_id"} == set(SETTINGS)
     with opened(target) as queue:
         assert queue.config() == source_config
-        assert queue.database_id() is None
+        assert queue.database_id() != before["settings"]["database_id"]
         # What `show` reads back: the same timeline as on the old database.
         assert [a.error for a in queue.attempts("doomed")] == [f"exit code 3: {ODD_TEXT}",
                                                                "timed out"]
@@ -366,6 +384,49 @@ def test_export_pipe_import_through_real_processes(make_db):
     assert queuectl(target, "config", "get", "max-retries").out == "2\n"
 
 
+@pytest.mark.backends("postgres")
+def test_a_queue_moves_from_sqlite_to_postgresql_and_back_through_the_cli(
+        make_db, tmp_path):
+    """What a user outgrowing one machine does, and undoes: `export` from the SQLite
+    file, `import` into PostgreSQL, and the same back into a new SQLite file.
+    Every job (bar the running one, put back to pending), attempt and setting
+    arrives unchanged both ways, times to the bit."""
+    sqlite_source, sqlite_back = str(tmp_path / "source.db"), str(tmp_path / "back.db")
+    postgres = make_db("postgres")
+    seed(sqlite_source)
+    there, back = tmp_path / "there.jsonl", tmp_path / "back.jsonl"
+    assert queuectl(sqlite_source, "export", "--force", "-o", str(there)).err.startswith(
+        "Exported 8 jobs to ")
+    imported = queuectl(postgres, "import", str(there))
+    assert imported.out.startswith("Imported 8 jobs (3 pending, 2 completed, 1 failed,")
+    assert queuectl(postgres, "export", "-o", str(back)).err.startswith("Exported 8 jobs to ")
+    queuectl(sqlite_back, "import", str(back))
+
+    source, on_postgres, returned = rows(sqlite_source), rows(postgres), rows(sqlite_back)
+    running = source["jobs"].pop("running")
+    assert on_postgres["jobs"].pop("running") == returned["jobs"].pop("running") == dict(
+        running, state="pending", attempts=0, worker_id=None, started_at=None,
+        lease_expires_at=None)
+    assert on_postgres["jobs"] == returned["jobs"] == source["jobs"]
+    assert on_postgres["jobs"]["big"]["output"] == HUGE_OUTPUT + ODD_TEXT
+    assert on_postgres["attempts"] == returned["attempts"] == source["attempts"]
+    def moved(settings: dict) -> dict:
+        """The settings that move (not a database's identity or boot stamp)."""
+        return {key: value for key, value in settings.items() if key in SETTINGS}
+
+    assert moved(on_postgres["settings"]) == moved(returned["settings"])
+    assert set(moved(on_postgres["settings"])) == set(SETTINGS)
+    assert on_postgres["settings"]["database_id"] != source["settings"]["database_id"]
+    configs = []
+    for location in (sqlite_source, postgres, sqlite_back):
+        with opened(location) as queue:
+            configs.append(queue.config())
+    assert configs[0] == configs[1] == configs[2]
+    shown = json.loads(queuectl(postgres, "show", "doomed", "--json").out)
+    assert [a["error"] for a in shown["attempt_history"]] == [f"exit code 3: {ODD_TEXT}",
+                                                              "timed out"]
+
+
 def test_export_to_a_file_state_filter_no_settings_and_json(make_db, tmp_path):
     source, target = make_db("source"), make_db("target")
     seed(source)
@@ -401,7 +462,7 @@ def test_export_warns_while_workers_are_registered(make_db):
     with opened(source) as queue:
         queue.enqueue([JobSpec(command="true", id="one")])
         queue.prepare_worker()
-        # this (live) process stands in for a worker
+        # This (live) process stands in for a worker.
         registry.register(queue.storage, "testhost-2-1", "cli")
     result = queuectl(source, "export")
     assert result.err == ("Warning: 1 worker is running on this database; what they do from"

@@ -76,6 +76,7 @@ async def test_dlq_space_marks_several_for_r(seeded, tui):
     assert app.queue.get(third).state == "dead"
 
 
+@pytest.mark.backends  # reads the data: both backends
 async def test_dlq_shift_r_retries_all_after_confirmation(seeded, tui):
     app, pilot = tui
     await pilot.press("2")
@@ -215,6 +216,7 @@ def flaky(db_path):
     queue.close()
 
 
+@pytest.mark.backends  # reads the data: both backends
 @pytest.mark.tui(size=(120, 40))
 async def test_job_detail_shows_the_attempt_timeline(flaky, tui):
     app, pilot = tui
@@ -235,6 +237,7 @@ async def test_job_detail_shows_the_attempt_timeline(flaky, tui):
     assert type(app.screen).__name__ != "JobDetailScreen"
 
 
+@pytest.mark.backends  # reads the data: both backends
 async def test_jobs_enqueued_by_another_process_appear_without_moving_the_cursor(
         seeded, cli, tui):
     app, pilot = tui
@@ -251,6 +254,7 @@ async def test_jobs_enqueued_by_another_process_appear_without_moving_the_cursor
     assert table.keys[0] == "from-outside"  # newest first
 
 
+@pytest.mark.backends  # reads the data: both backends
 async def test_filter_and_search_narrow_the_jobs_table(seeded, tui):
     app, pilot = tui
     table = app.query_one("#jobs-table")

@@ -100,6 +100,7 @@ def many_dead(db_path):
     return db_path
 
 
+@pytest.mark.backends  # paging, search, sort: both backends
 async def test_dlq_pages_through_every_dead_job(many_dead, tui):
     app, pilot = tui
     await pilot.press("2")
@@ -119,6 +120,7 @@ async def test_dlq_pages_through_every_dead_job(many_dead, tui):
     await until(pilot, lambda: len(keys(app, dlq)) == 200, message="back to page 1")
 
 
+@pytest.mark.backends  # paging, search, sort: both backends
 async def test_dlq_search_and_sort(many_dead, tui):
     app, pilot = tui
     await pilot.press("2")
@@ -147,6 +149,7 @@ def many_dead_and_three_pending(many_dead):
     return many_dead
 
 
+@pytest.mark.backends  # paging, search, sort: both backends
 async def test_jobs_and_dlq_keep_their_own_page(many_dead_and_three_pending, tui):
     app, pilot = tui
     await until(pilot, lambda: len(keys(app, "#jobs-table")) == 200, message="jobs")
@@ -377,6 +380,7 @@ async def test_f_and_F_cycle_the_state_filter_both_ways(three_dead_and_one_waiti
     await until(pilot, lambda: table.keys == ["waiting"], message="pending only")
 
 
+@pytest.mark.backends  # paging, search, sort: both backends
 async def test_sort_arrow_and_created_column(ten_jobs, tui):
     app, pilot = tui
     table = app.query_one("#jobs-table")

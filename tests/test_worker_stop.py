@@ -1,6 +1,9 @@
 """The first Ctrl+C / SIGTERM stops a worker even while its database is unavailable
 (issue 9, item 6): at once when it holds no job, after the job is recorded when it
-holds one."""
+holds one.
+
+SQLite only: each test makes the file unavailable (a read-only mount, the file
+deleted, a full disk); PostgreSQL's unavailable server is in ``test_postgres_*``."""
 
 from __future__ import annotations
 
