@@ -306,14 +306,10 @@ def test_detached_workers_and_stop_from_another_shell(fast_cli):
     assert "No workers are running." in fast_cli("worker", "list").out
 
 
-def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli, backend, request):
+def test_binary_output_is_stored_within_the_limit_in_utf8_bytes(fast_cli, backend):
     """output_limit counts the stored text's UTF-8 bytes: invalid bytes decoded as
     U+FFFD (3 bytes each) must not take it past the limit; the tail is kept.
     (PostgreSQL's text cannot hold NUL: it is stored as U+FFFD there.)"""
-    if is_postgres(backend):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL: each NUL of the kept tail becomes U+FFFD (3 bytes) after the"
-            " runner cut the output to output_limit, so it is stored over the limit")))
     nul = "\ufffd" if is_postgres(backend) else "\x00"
     fast_cli("config", "set", "output-limit", "3000")
     enqueue(fast_cli, "binary", "head -c 200000 /dev/urandom; printf '\\377\\376\\033[2J\\000';"
