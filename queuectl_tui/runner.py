@@ -47,14 +47,21 @@ class RunResult:
 
 
 class _Tail:
-    """The last ``limit`` bytes of a stream, and how many were dropped before them."""
+    """The last ``limit`` bytes of a stream, and how many were dropped before them.
 
-    def __init__(self, limit: int):
+    ``keep_nul`` False (a database whose text cannot hold NUL: PostgreSQL): each NUL
+    becomes U+FFFD as it arrives, before the tail is cut, so the three bytes it
+    then takes count against the limit like any others."""
+
+    def __init__(self, limit: int, keep_nul: bool = True):
         self.limit = limit
+        self.keep_nul = keep_nul
         self.buffer = bytearray()
         self.dropped = 0
 
     def add(self, data: bytes) -> None:
+        if not self.keep_nul and b"\x00" in data:
+            data = data.replace(b"\x00", "\ufffd".encode())
         self.buffer += data
         excess = len(self.buffer) - self.limit
         if excess > 0:
@@ -146,6 +153,7 @@ def run_command(
     check_interval: float,
     wake_fd: int | None = None,
     env: dict[str, str] | None = None,
+    keep_nul: bool = True,
 ) -> RunResult:
     """Run ``command`` to its end, its timeout, or until ``check`` returns a reason.
 
@@ -161,7 +169,7 @@ def run_command(
     except OSError as exc:
         return RunResult(None, "", f"could not start /bin/sh: {exc.strerror}",
                          time.monotonic() - started)
-    tail = _Tail(output_limit)
+    tail = _Tail(output_limit, keep_nul)
     deadline = started + timeout if timeout else None
     aborted: str | None = None
     timed_out = False

@@ -244,6 +244,7 @@ class Worker:
                 check_interval=interval,
                 wake_fd=self.wake_r,
                 env=job_environment(job.id, job.attempts, self.database_id),
+                keep_nul=self.queue.storage.text_holds_nul,
             )
         finally:
             if fence:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import select
 import socket
 import statistics
@@ -879,36 +878,14 @@ class _Batched:
 
 def _storable_output(output: str | bytes | bytearray | None) -> tuple[object, str]:
     """The output as the statement takes it. PostgreSQL's text cannot hold NUL, which
-    a command may print: it is stored as U+FFFD (the SQLite path keeps it). U+FFFD
-    is three bytes where NUL was one, so the tail is cut again to its former size
-    (``_fit``): the output stays within ``output_limit`` bytes, as on SQLite."""
+    a command may print: it is stored as U+FFFD (the SQLite path keeps it)."""
     if isinstance(output, (bytes, bytearray)):
         if b"\x00" in output:
-            output = _fit(bytes(output).replace(b"\x00", _FFFD), len(output))
+            output = bytes(output).replace(b"\x00", "\ufffd".encode())
         return output, _OUT_BYTES
     if output is not None and "\x00" in output:
-        size = len(output.encode())
-        output = _fit(output.replace("\x00", "\ufffd").encode(), size).decode()
+        output = output.replace("\x00", "\ufffd")
     return output, _OUT_TEXT
-
-
-_FFFD = "\ufffd".encode()
-_DROPPED = re.compile(rb"\[\.\.\. \d+ earlier bytes dropped \.\.\.\]\n")
-
-
-def _fit(encoded: bytes, size: int) -> bytes:
-    """The last ``size`` bytes of ``encoded``, starting on a character, after the
-    runner's "[... N earlier bytes dropped ...]" line if it has one (kept)."""
-    excess = len(encoded) - size
-    if excess <= 0:
-        return encoded
-    header = _DROPPED.match(encoded)
-    head = header.group(0) if header else b""
-    body = encoded[len(head):]
-    start = excess
-    while start < len(body) and body[start] & 0xC0 == 0x80:
-        start += 1  # not inside a character
-    return head + body[start:]
 
 
 def _scrub(text: str, parsed: PgUrl) -> str:
