@@ -32,9 +32,11 @@ from queuectl_tui.timeutil import human_delta
 MAX_HOUSEKEEPING_INTERVAL = 1.0
 MAX_DB_BACKOFF = 30.0
 # A result that cannot be recorded is retried this often (with a lease renewal),
-# well within the grace a suspect lease gets; the log says so only this often.
+# well within the grace a suspect lease gets.
 RECORD_RETRY_SECONDS = 0.2
-RECORD_LOG_INTERVAL = 10.0
+# While the database stays unavailable, the log says so once, then again only
+# this often (not a line per retry), and once more when it is back.
+OUTAGE_LOG_INTERVAL = 10.0
 
 
 class DatabaseGone(StoreError):
@@ -72,6 +74,8 @@ class Worker:
         self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
+        self.outage_since: float | None = None  # monotonic start of the current outage
+        self.outage_logged = 0.0
         self.waiter = self.storage.waiter()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -189,8 +193,10 @@ class Worker:
                         return "job was cancelled or taken back"
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
-                    self.log(self.storage.describe_error(
+                    self.log_outage(self.storage.describe_error(
                         exc, "database error while renewing the lease"))
+                else:
+                    self.log_recovery()
             return None
 
         result = run_command(
@@ -234,20 +240,21 @@ class Worker:
         grace (see ``JobQueue.recover_expired``) covers the rest. Gives up only
         when the job is no longer ours or a second signal says stop now."""
         failures = 0
-        next_log = 0.0
         while True:
             try:
-                return self._while_locked(lambda: self.queue.finish(
+                recorded = self._while_locked(lambda: self.queue.finish(
                     job, self.id, result.exit_code, result.error, result.output, self.config,
                     claim_lease=None if self.stopping else self.config.lease_seconds,
                 ))
             except self.db_errors as exc:
                 failures += 1
-                if time.monotonic() >= next_log:
-                    self.log(f"job {job.id}: cannot record the result yet "
-                             f"({self.storage.describe_error(exc)}); "
-                             "keeping its lease and retrying")
-                    next_log = time.monotonic() + RECORD_LOG_INTERVAL
+                # This job's first failure is always worth a line (which job waits).
+                self.log_outage(f"job {job.id}: cannot record the result yet "
+                                f"({self.storage.describe_error(exc)}); "
+                                "keeping its lease and retrying", force=failures == 1)
+            else:
+                self.log_recovery()
+                return recorded
             try:
                 if not self._while_locked(lambda: self.queue.renew_lease(
                         job, self.id, self.config.lease_seconds)):
@@ -277,17 +284,22 @@ class Worker:
             try:
                 if tries and not self.storage.still_there():
                     self._reopen()
-                return self._while_locked(operation)
+                value = self._while_locked(operation)
             except self.db_errors as exc:
                 tries += 1
                 if self.signals >= 2 or (self.stopping and not holding):
                     self.log(f"{self.storage.describe_error(exc)}; stopping without it")
                     raise _Stopped from None
-                self.log(f"{self.storage.describe_error(exc)}; retrying in {human_delta(delay)}")
+                self.log_outage(f"{self.storage.describe_error(exc)}; retrying in "
+                                f"{human_delta(delay)}, backing off up to "
+                                f"{human_delta(MAX_DB_BACKOFF)}")
                 self.sleep(delay)
                 if self.signals >= 2 or (self.stopping and not holding):
                     raise _Stopped from None
                 delay = min(delay * 2, MAX_DB_BACKOFF)
+            else:
+                self.log_recovery()
+                return value
 
     def _while_locked(self, operation):
         """Run ``operation``, retrying at once while another process holds the lock.
@@ -329,6 +341,28 @@ class Worker:
         self.database_id = self.queue.prepare_worker()
         self._register()
         self.log(f"reopened {self.storage.location}")
+
+    def log_outage(self, message: str, force: bool = False) -> None:
+        """Log a database operation that failed because the database is unavailable
+        (a PostgreSQL restart, a killed connection, SQLite locked or full): the
+        first failure of an outage at once, then a reminder at most every
+        OUTAGE_LOG_INTERVAL, so retries every fraction of a second do not flood
+        the log (``force``: this line regardless)."""
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since = now
+        elif not force and now < self.outage_logged + OUTAGE_LOG_INTERVAL:
+            return
+        self.outage_logged = now
+        self.log(message)
+
+    def log_recovery(self) -> None:
+        """A database operation succeeded: if an outage was logged, say it is over
+        and how long it lasted (the line an operator looks for after a restart)."""
+        if self.outage_since is not None:
+            lasted = human_delta(time.monotonic() - self.outage_since)
+            self.outage_since = None
+            self.log(f"database available again (unavailable for {lasted})")
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual
