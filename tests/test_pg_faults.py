@@ -1,0 +1,382 @@
+"""Faults on PostgreSQL: the server restarted under load, connections killed, the
+server down for the CLI.
+
+The shared test server must never be restarted (other test modules, other
+helpers' runs use it), so this module runs its own throwaway PostgreSQL cluster:
+``initdb`` into a temporary folder, started on a free port, restarted and stopped
+at will, and removed at the end whatever happens (the module fixture's
+finalizer). initdb + start take about 0.8 s, paid once for the module. Without
+the server binaries (``/usr/lib/postgresql/*/bin/initdb``) the module is skipped
+with that reason, which CI's QUEUECTL_STRICT_SKIPS turns into a failure.
+
+What a user observes is asserted: every job ends completed, none is lost, none
+ran twice at once (each job's shell takes a per-job ``flock -n``; a refusal is
+recorded as a violation), every run of a job is accounted for by an attempt, the
+same worker processes finish the queue, and their log says that the database
+went away and came back (a line or two per outage, not one per retry).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST_CONFIG, wait_for
+
+PASSWORD = "F4ult-s3cret-pw"
+# The cluster runs as this user (initdb refuses root).
+PG_USER = "postgres"
+# Fast enough that a job whose worker really is gone comes back within seconds,
+# long enough that a restart (~0.2 s of outage) never costs a running job its lease.
+LEASE_SECONDS = "2"
+CONFIG = {**FAST_CONFIG, "lease_seconds": LEASE_SECONDS, "max_retries": "5"}
+
+# What the worker log says when the database is gone, and when it is back.
+OUTAGE = re.compile(r"cannot connect to PostgreSQL|database error|cannot record the result yet")
+BACK = re.compile(r"database (?:reachable|available) again")
+
+
+def _initdb() -> str | None:
+    """The newest installed initdb (15 preferred: what the project machines run)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: (Path(p).parts[-3] != "15", p))
+    return found[0] if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Cluster:
+    """A private PostgreSQL cluster: start, stop, restart, and fresh databases on it."""
+
+    def __init__(self, initdb: str):
+        self.bin = Path(initdb).parent
+        self.root = Path(tempfile.mkdtemp(prefix="queuectl-pgfaults-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam(PG_USER)
+            os.chown(self.root, account.pw_uid, account.pw_gid)
+            self.as_user = ["runuser", "-u", PG_USER, "--"]
+        self.started = False
+
+    def _run(self, tool: str, *args: str) -> None:
+        result = subprocess.run([*self.as_user, str(self.bin / tool), *args],
+                                capture_output=True, text=True, timeout=60, cwd=self.root)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(args)}: {result.stdout}{result.stderr}")
+
+    def _options(self) -> str:
+        # fsync off: a crash here is the server's, not the machine's; the page cache
+        # keeps what was written, so an immediate stop still recovers everything.
+        return (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+                " -c fsync=off -c full_page_writes=off")
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", PG_USER,
+                  "--no-sync", "-E", "UTF8", "--locale=C")
+        self.start()
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-o", self._options(),
+                  "-l", str(self.root / "server.log"), "-w", "-t", "30", "start")
+        self.started = True
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+        self.started = False
+
+    def restart(self, mode: str) -> None:
+        """``fast``: sessions are ended and the server shuts down cleanly; ``immediate``:
+        it dies at once and recovers from its WAL when started again."""
+        if mode == "fast":
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-o", self._options(),
+                      "-l", str(self.root / "server.log"), "-w", "-t", "30", "restart")
+        else:
+            self.stop(mode)
+            self.start()
+
+    def url(self, dbname: str, password: bool = True) -> str:
+        auth = f"{PG_USER}:{PASSWORD}" if password else PG_USER
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
+
+    def sql(self, dbname: str, query: str, params: tuple = ()) -> list[tuple] | None:
+        """Run one statement (autocommit) on ``dbname``; None if the server is not there."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url(dbname, password=False), autocommit=True,
+                                 connect_timeout=2) as conn:
+                cursor = conn.execute(query, params)
+                return cursor.fetchall() if cursor.description else []
+        except psycopg.OperationalError:
+            return None
+
+    def create_database(self, name: str) -> str:
+        self.sql("postgres", f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        if self.started:
+            try:
+                self.stop("immediate")
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    initdb = _initdb()
+    if initdb is None:
+        pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): "
+                    "apt-get install postgresql")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install 'queuectl-tui[postgres]'")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(PG_USER)
+        except KeyError:
+            pytest.skip(f"running as root and there is no {PG_USER!r} user to run initdb as")
+    server = Cluster(initdb)
+    try:
+        server.init()
+        yield server
+    finally:
+        server.destroy()
+
+
+# --- the faces under test ---------------------------------------------------------
+
+
+class Queue:
+    """One database on the cluster, the real `queuectl` on it, the jobs' record."""
+
+    def __init__(self, cluster: Cluster, tmp: Path, name: str):
+        self.cluster = cluster
+        self.name = name
+        self.url = cluster.create_database(name)
+        self.tmp = tmp
+        self.env = {**os.environ, "QUEUECTL_DB": self.url, "XDG_DATA_HOME": str(tmp / "home")}
+        self.env.pop("QUEUECTL_DEBUG", None)
+        self.runs = tmp / "runs"
+        self.locks = tmp / "locks"
+        self.violations = tmp / "violations"
+        for folder in (self.runs, self.locks, self.violations):
+            folder.mkdir()
+        self.script = tmp / "job.sh"
+        # The run is recorded only under the job's lock: a second run of the same job
+        # while the first holds it (twice at once) leaves a violation instead.
+        self.script.write_text(
+            "exec 9>>\"$1/locks/$QUEUECTL_JOB_ID\"\n"
+            "if ! flock -n 9; then\n"
+            "  echo \"$QUEUECTL_ATTEMPT $$\" >> \"$1/violations/$QUEUECTL_JOB_ID\"; exit 3\n"
+            "fi\n"
+            "echo \"$QUEUECTL_ATTEMPT $$\" >> \"$1/runs/$QUEUECTL_JOB_ID\"\n"
+            "sleep \"$2\"\n"
+        )
+        for key, value in CONFIG.items():
+            self("config", "set", key, value)
+
+    def __call__(self, *args: str, input: str | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "queuectl_tui", *args], input=input,
+                                capture_output=True, text=True, env=self.env, timeout=60)
+        assert PASSWORD not in result.stdout + result.stderr, args
+        assert "Traceback" not in result.stderr, result.stderr
+        if check:
+            assert result.returncode == 0, (args, result.stderr)
+        return result
+
+    def enqueue(self, count: int, seconds: float, prefix: str = "j") -> list[str]:
+        ids = [f"{prefix}{i:04d}" for i in range(count)]
+        lines = [json.dumps({"id": job_id, "command": f"sh {self.script} {self.tmp} {seconds}"})
+                 for job_id in ids]
+        self("enqueue", "-", input="\n".join(lines) + "\n")
+        return ids
+
+    def jobs(self) -> dict[str, dict]:
+        return {job["id"]: job for job in json.loads(self("list", "--json").stdout)}
+
+    def count(self, state: str) -> int:
+        rows = self.cluster.sql(self.name, "SELECT count(*) FROM job WHERE state = %s",
+                                (state,))
+        return rows[0][0] if rows else 0
+
+    def server_clock(self) -> float:
+        return self.cluster.sql(
+            self.name, "SELECT extract(epoch FROM clock_timestamp())::float8")[0][0]
+
+    def first_finish_after(self, stamp: float) -> float | None:
+        rows = self.cluster.sql(self.name, "SELECT min(finished_at) FROM job"
+                                " WHERE finished_at > %s", (stamp,))
+        return rows[0][0] if rows else None
+
+    def runs_of(self, job_id: str) -> list[str]:
+        path = self.runs / job_id
+        return path.read_text().splitlines() if path.exists() else []
+
+    def violated(self) -> list[str]:
+        return sorted(p.name for p in self.violations.iterdir())
+
+
+class Workers:
+    """`queuectl worker start --count N` in the foreground, its log in a file."""
+
+    def __init__(self, queue: Queue, count: int):
+        self.log_path = queue.tmp / "workers.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "queuectl_tui", "worker", "start", "--count",
+                 str(count)], env=queue.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+        started = wait_for(lambda: re.search(r"\(pids ([\d, ]+)\)", self.text())
+                           or self.proc.poll() is not None, message="the workers to start")
+        assert self.proc.poll() is None, self.text()
+        self.pids = [int(p) for p in started.group(1).split(", ")]
+        wait_for(lambda: all(f"worker {pid}: started" in self.text() for pid in self.pids),
+                 message="every worker to connect")
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def lines_of(self, pid: int) -> list[str]:
+        return [line for line in self.text().splitlines() if f" worker {pid}: " in line]
+
+    def alive(self) -> list[int]:
+        return [pid for pid in self.pids if _alive(pid)]
+
+    def stop(self) -> None:
+        """Ask the supervisor to stop (jobs finish); then kill whatever is left."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for pid in self.alive():
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            ours = b"queuectl_tui.worker" in handle.read()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and ours
+
+
+@pytest.fixture
+def queue(cluster: Cluster, tmp_path: Path, request) -> Queue:
+    if not cluster.started:  # a failed test left it down
+        cluster.start()
+    name = "faults_" + "".join(c for c in request.node.name if c.isalnum())[:30].lower()
+    return Queue(cluster, tmp_path, name)
+
+
+@pytest.fixture
+def start_workers(queue: Queue):
+    started: list[Workers] = []
+
+    def start(count: int) -> Workers:
+        workers = Workers(queue, count)
+        started.append(workers)
+        return workers
+
+    yield start
+    for workers in started:
+        workers.stop()
+
+
+# --- what every fault test checks at the end -----------------------------------------
+
+
+def check_outcome(queue: Queue, workers: Workers, ids: list[str]) -> dict[str, int]:
+    """All jobs completed, none lost, none twice at once, every run an attempt, the
+    same workers alive. Returns the counts the report prints."""
+    jobs = queue.jobs()
+    assert sorted(jobs) == sorted(ids), "a job was lost (or appeared)"
+    states = {job["state"] for job in jobs.values()}
+    assert states == {"completed"}, {i: j["state"] for i, j in jobs.items()
+                                    if j["state"] != "completed"}
+    assert queue.violated() == [], "a job ran twice at once"
+    rerun = {}
+    for job_id, job in jobs.items():
+        runs = queue.runs_of(job_id)
+        # A lost claim is given back uncharged and never ran; a run taken back after
+        # its lease is an attempt of its own: runs and attempts always agree.
+        assert len(runs) == job["attempts"], (job_id, runs, job)
+        if len(runs) > 1:
+            rerun[job_id] = len(runs)
+    for job_id in rerun:
+        history = json.loads(queue("show", job_id, "--json").stdout)
+        print(f"re-run {job_id}: {history}")
+    assert workers.alive() == workers.pids, "a worker died"
+    listed = sorted(w["pid"] for w in json.loads(queue("worker", "list", "--json").stdout))
+    assert listed == sorted(workers.pids), "the workers were replaced"
+    return {"jobs": len(ids), "re-run": len(rerun)}
+
+
+def wait_done(queue: Queue, count: int, timeout: float) -> None:
+    wait_for(lambda: queue.count("completed") >= count, timeout=timeout, interval=0.1,
+             message=f"{count} jobs completed")
+
+
+def restart_and_time(queue: Queue, mode: str) -> tuple[float, float]:
+    """Restart the server; returns (seconds it was away, seconds from its return to
+    the first job recorded after it)."""
+    began = time.monotonic()
+    queue.cluster.restart(mode)
+    away = time.monotonic() - began
+    back = queue.server_clock()
+    first = wait_for(lambda: queue.first_finish_after(back), timeout=15, interval=0.02,
+                     message="a job recorded after the restart")
+    return away, first - back
+
+
+# --- the tests --------------------------------------------------------------------
+
+
+def test_server_restarted_under_load(queue: Queue, start_workers):
+    """300 jobs, 3 workers, the server restarted twice mid-run (fast, then immediate)."""
+    ids = queue.enqueue(300, 0.03)
+    workers = start_workers(3)
+    figures = {}
+    wait_for(lambda: queue.count("completed") >= 60, timeout=30, message="60 jobs done")
+    figures["fast"] = restart_and_time(queue, "fast")
+    wait_for(lambda: queue.count("completed") >= 160, timeout=30, message="160 jobs done")
+    figures["immediate"] = restart_and_time(queue, "immediate")
+    wait_done(queue, len(ids), timeout=60)
+    counts = check_outcome(queue, workers, ids)
+    print(f"restart figures (away s, first record after return s): {figures}; {counts}")
+    print("\n".join(line for line in workers.text().splitlines() if not re.search(r"started \(attempt|completed in", line)))
+    for pid in workers.pids:
+        lines = workers.lines_of(pid)
+        outage = [line for line in lines if OUTAGE.search(line)]
+        back = [line for line in lines if BACK.search(line)]
+        assert outage, f"worker {pid} did not log the outage: {lines[-20:]}"
+        assert back, f"worker {pid} did not log its reconnection: {outage}"
+        assert len(outage) <= 6, f"worker {pid} logged too much: {outage}"
