@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -259,6 +260,11 @@ class Workers:
     def text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def notable(self) -> str:
+        """The log without the lines of jobs that went as usual."""
+        return "\n".join(line for line in self.text().splitlines()
+                         if not re.search(r"started \(attempt|completed in", line))
+
     def lines_of(self, pid: int) -> list[str]:
         return [line for line in self.text().splitlines() if f" worker {pid}: " in line]
 
@@ -372,7 +378,7 @@ def test_server_restarted_under_load(queue: Queue, start_workers):
     wait_done(queue, len(ids), timeout=60)
     counts = check_outcome(queue, workers, ids)
     print(f"restart figures (away s, first record after return s): {figures}; {counts}")
-    print("\n".join(line for line in workers.text().splitlines() if not re.search(r"started \(attempt|completed in", line)))
+    print(workers.notable())
     for pid in workers.pids:
         lines = workers.lines_of(pid)
         outage = [line for line in lines if OUTAGE.search(line)]
@@ -380,3 +386,106 @@ def test_server_restarted_under_load(queue: Queue, start_workers):
         assert outage, f"worker {pid} did not log the outage: {lines[-20:]}"
         assert back, f"worker {pid} did not log its reconnection: {outage}"
         assert len(outage) <= 6, f"worker {pid} logged too much: {outage}"
+
+
+class Terminator(threading.Thread):
+    """Ends every connection of the workers to ``dbname`` (their LISTEN ones too)
+    every ``every`` seconds until stopped, as an operator's
+    ``SELECT pg_terminate_backend(...)`` would; remembers what it ended."""
+
+    def __init__(self, cluster: Cluster, dbname: str, every: float):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.dbname = dbname
+        self.every = every
+        self.done = threading.Event()
+        self.ended: list[str] = []  # application_name of each connection ended
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            rows = self.cluster.sql(
+                "postgres", "SELECT application_name, pg_terminate_backend(pid)"
+                " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.dbname,)) or []
+            self.ended.extend(name for name, ended in rows if ended)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(10)
+
+
+def test_connections_killed_while_jobs_run(queue: Queue, start_workers):
+    """200 jobs, 3 workers; every connection to the database (claims, records,
+    heartbeats and the LISTEN ones) is killed every 0.3 s while they run."""
+    ids = queue.enqueue(200, 0.02)
+    workers = start_workers(3)
+    killer = Terminator(queue.cluster, queue.name, every=0.3)
+    killer.start()
+    try:
+        wait_done(queue, len(ids), timeout=60)
+    finally:
+        killer.stop()
+    counts = check_outcome(queue, workers, ids)
+    listen = sum(1 for name in killer.ended if name == "queuectl listen")
+    print(f"connections ended: {len(killer.ended)} ({listen} LISTEN); {counts}")
+    print(workers.notable())
+    assert listen >= 3, killer.ended  # the LISTEN connections were among them
+    rounds = len(killer.ended) // 3 + 1
+    for pid in workers.pids:
+        lines = workers.lines_of(pid)
+        outage = [line for line in lines if OUTAGE.search(line)]
+        back = [line for line in lines if BACK.search(line)]
+        assert outage and back, f"worker {pid} did not log the outages: {lines[-20:]}"
+        assert len(outage) <= rounds, f"worker {pid} logged too much: {outage}"
+
+
+def test_idle_workers_pick_up_work_after_the_server_returns(queue: Queue, start_workers):
+    """The server stops while the workers are idle and is back 2 s later: a job
+    enqueued then starts within about a second, and later ones within
+    milliseconds (the LISTEN connection is back; polling here is every second)."""
+    queue("config", "set", "poll_interval", "30")
+    queue("config", "set", "lease_seconds", "30")  # housekeeping (a claim) once a second
+    workers = start_workers(2)
+    time.sleep(0.3)  # let them go idle
+    queue.cluster.stop("immediate")
+    time.sleep(2)
+    queue.cluster.start()
+    queue.enqueue(1, 0, prefix="first")
+    pickups = [_pickup(queue, "first0000", timeout=5)]
+    for n in range(3):
+        wait_for(lambda: queue.count("processing") == 0, message="the workers to be idle")
+        time.sleep(0.05)
+        queue.enqueue(1, 0, prefix=f"next{n}-")
+        pickups.append(_pickup(queue, f"next{n}-0000", timeout=5))
+    print(f"pickup after the server returned: {[round(p * 1000) for p in pickups]} ms")
+    print(workers.text())
+    assert pickups[0] < 1.5, pickups
+    assert max(pickups[1:]) < 0.25, pickups  # woken by NOTIFY, not by the 1 s poll
+    assert workers.alive() == workers.pids
+
+
+def _pickup(queue: Queue, job_id: str, timeout: float) -> float:
+    """Seconds from a job's enqueue to its start, both on the server's clock."""
+    rows = wait_for(lambda: queue.cluster.sql(
+        queue.name, "SELECT started_at - created_at FROM job WHERE id = %s"
+        " AND started_at IS NOT NULL", (job_id,)), timeout=timeout, interval=0.02,
+        message=f"job {job_id} to start")
+    return rows[0][0]
+
+
+@pytest.mark.parametrize("args", [("status",), ("enqueue", "-c", "true"), ("list",),
+                                  ("worker", "start")])
+def test_cli_with_the_server_down(args, cluster: Cluster, tmp_path: Path):
+    """Nothing listens on the port: one line on stderr, exit 1, no traceback, no password."""
+    url = f"postgresql://{PG_USER}:{PASSWORD}@127.0.0.1:{_free_port()}/queue"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("QUEUECTL_DEBUG", None)
+    env.pop("QUEUECTL_DB", None)
+    result = subprocess.run([sys.executable, "-m", "queuectl_tui", "--db", url, *args],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: cannot connect to PostgreSQL at 127.0.0.1:"), lines
+    assert PASSWORD not in result.stderr and "Traceback" not in result.stderr
