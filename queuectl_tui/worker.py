@@ -239,13 +239,16 @@ class Worker:
         result, so it may get through when the result does not; the recovery's
         grace (see ``JobQueue.recover_expired``) covers the rest. Gives up only
         when the job is no longer ours or a second signal says stop now."""
+        def finish() -> tuple[str | None, Claimed | None]:
+            return self._while_locked(lambda: self.queue.finish(
+                job, self.id, result.exit_code, result.error, result.output, self.config,
+                claim_lease=None if self.stopping else self.config.lease_seconds,
+            ))
+
         failures = 0
         while True:
             try:
-                recorded = self._while_locked(lambda: self.queue.finish(
-                    job, self.id, result.exit_code, result.error, result.output, self.config,
-                    claim_lease=None if self.stopping else self.config.lease_seconds,
-                ))
+                recorded = finish()
             except self.db_errors as exc:
                 failures += 1
                 # This job's first failure is always worth a line (which job waits).
@@ -255,12 +258,22 @@ class Worker:
             else:
                 self.log_recovery()
                 return recorded
+            if failures == 1:
+                # Again at once: most often the connection dropped (a killed backend,
+                # a restart), and the retry opens a new one; a try whose commit went
+                # through unseen is recognized as recorded (see the storage's finish).
+                continue
             try:
                 if not self._while_locked(lambda: self.queue.renew_lease(
                         job, self.id, self.config.lease_seconds)):
-                    self.log(f"job {job.id}: taken back or cancelled before its result "
-                             "could be recorded")
-                    return None, None
+                    # Taken back or cancelled, or a try recorded it unseen: a last
+                    # (fenced) try tells which.
+                    recorded = finish()
+                    if recorded[0] is None:
+                        self.log(f"job {job.id}: taken back or cancelled before its result "
+                                 "could be recorded")
+                    self.log_recovery()
+                    return recorded
             except self.db_errors:
                 pass
             if self.signals >= 2:

@@ -329,6 +329,15 @@ LOST_CLAIMS_SQL = (
     " WHERE worker_id = %s AND state = 'processing' AND id IS DISTINCT FROM %s"
 )
 
+# A record whose COMMIT reached the server but whose answer was lost: the job
+# shows exactly this run's outcome under this worker (a take-back also leaves the
+# worker's name, but no exit code and its own error).
+RECORDED_SQL = (
+    "SELECT finished_at, run_at FROM job WHERE id = %s AND worker_id = %s AND attempts = %s"
+    " AND state = %s AND exit_code IS NOT DISTINCT FROM %s::int"
+    " AND last_error IS NOT DISTINCT FROM %s::text"
+)
+
 RENEW_SQL = f"UPDATE job SET lease_expires_at = {NOW} + %s::float8" + _FENCE
 
 # Suspect marks and take-backs, fenced on the exact lease value seen (as on SQLite).
@@ -438,6 +447,8 @@ class PostgresStorage(SqlStorage):
         self.integrity_errors = (peewee.IntegrityError, driver.errors.IntegrityError)
         # Workers whose last claim may have committed unseen (see claim).
         self._unsure: set[str] = set()
+        # (worker, job, attempt) records whose try failed, maybe after committing.
+        self._unsure_records: set[tuple[str, str, int]] = set()
         database_proxy.initialize(db)
 
     @classmethod
@@ -589,12 +600,15 @@ class PostgresStorage(SqlStorage):
 
     def finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
+        key = (worker_id, job.id, job.attempts)
         try:
             result = self._finish(job, worker_id, outcome, claim_lease)
         except BaseException:
-            if claim_lease is not None:  # it may have claimed and committed
+            self._unsure_records.add(key)  # the record may have committed
+            if claim_lease is not None:  # and the claim with it
                 self._unsure.add(worker_id)
             raise
+        self._unsure_records.discard(key)
         self._unsure.discard(worker_id)
         return result
 
@@ -622,6 +636,14 @@ class PostgresStorage(SqlStorage):
                     conn.execute(ATTEMPT_SQL, (job.id, job.attempts, worker_id,
                                                job.started_at, row[0], outcome.exit_code,
                                                outcome.error, retry_at))
+            if row is None and (worker_id, job.id, job.attempts) in self._unsure_records:
+                # The last try's COMMIT went through and only its answer was lost
+                # (the connection dropped in between): that record stands, and is
+                # reported as recorded rather than as "no longer this worker's".
+                row = conn.execute(RECORDED_SQL, (*fence, outcome.state, outcome.exit_code,
+                                                  outcome.error)).fetchone()
+                if row is not None:
+                    retry_at = row[1] if outcome.retry_delay is not None else None
             # Not ours any more: the stamp is still the transaction's instant.
             stamp = row[0] if row is not None else conn.execute(f"SELECT {NOW}").fetchone()[0]
             if claim_lease is not None:
