@@ -22,7 +22,9 @@ import glob
 import json
 import os
 import pwd
+import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -253,12 +255,13 @@ class Queue:
 class Workers:
     """`queuectl worker start --count N` in the foreground, its log in a file."""
 
-    def __init__(self, queue: Queue, count: int):
+    def __init__(self, queue: Queue, count: int, url: str | None = None):
         self.log_path = queue.tmp / "workers.log"
+        env = {**queue.env, "QUEUECTL_DB": url or queue.url}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "queuectl_tui", "worker", "start", "--count",
-                 str(count)], env=queue.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                 str(count)], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         started = wait_for(lambda: re.search(r"\(pids ([\d, ]+)\)", self.text())
                            or self.proc.poll() is not None, message="the workers to start")
@@ -317,8 +320,8 @@ def queue(cluster: Cluster, tmp_path: Path, request) -> Queue:
 def start_workers(queue: Queue):
     started: list[Workers] = []
 
-    def start(count: int) -> Workers:
-        workers = Workers(queue, count)
+    def start(count: int, url: str | None = None) -> Workers:
+        workers = Workers(queue, count, url)
         started.append(workers)
         return workers
 
@@ -498,3 +501,114 @@ def test_cli_with_the_server_down(args, cluster: Cluster, tmp_path: Path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: cannot connect to PostgreSQL at 127.0.0.1:"), lines
     assert PASSWORD not in result.stderr and "Traceback" not in result.stderr
+
+
+class CuttingProxy(threading.Thread):
+    """A TCP relay in front of the cluster that loses answers.
+
+    Once armed, each message from the server is, with the given probability,
+    dropped and both sides of its connection closed at once: the server did the
+    work (an autocommit claim, a COMMIT of a record-and-claim-next) and the
+    worker never hears of it. pg_terminate_backend cannot make this happen at
+    will (a terminated backend aborts what it was doing); this is the case the
+    backend's "claims whose answer was lost" handling exists for."""
+
+    # An answer to a statement that committed: a CommandComplete of COMMIT, or of an
+    # autocommit UPDATE (a claim), with ReadyForQuery "idle" after it.
+    COMMITTED = re.compile(rb"C\0\0\0.(?:COMMIT|UPDATE \d+)\0Z\0\0\0\x05I", re.S)
+
+    def __init__(self, upstream_port: int, probability: float, commits: float,
+                 seed: int = 11):
+        super().__init__(daemon=True)
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.probability = probability
+        self.commits = commits  # the probability for an answer that says "committed"
+        self.unseen_commits = 0
+        self.random = random.Random(seed)
+        self.armed = threading.Event()
+        self.done = threading.Event()
+        self.cuts = 0
+        self.peer: dict[socket.socket, socket.socket] = {}
+        self.from_server: set[socket.socket] = set()
+
+    def _close(self, sock: socket.socket) -> None:
+        other = self.peer.pop(sock, None)
+        for side in (sock, other):
+            if side is not None:
+                self.peer.pop(side, None)
+                self.from_server.discard(side)
+                side.close()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            readable, _, _ = select.select([self.listener, *self.peer], [], [], 0.05)
+            for sock in readable:
+                if sock is self.listener:
+                    client, _ = sock.accept()
+                    try:
+                        server = socket.create_connection(self.upstream, timeout=5)
+                    except OSError:
+                        client.close()
+                        continue
+                    self.peer[client], self.peer[server] = server, client
+                    self.from_server.add(server)
+                    continue
+                if sock not in self.peer:  # closed earlier in this round
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close(sock)
+                elif sock in self.from_server and self.armed.is_set() and \
+                        self.random.random() < (self.commits if self.COMMITTED.search(data)
+                                                else self.probability):
+                    self.cuts += 1
+                    self.unseen_commits += bool(self.COMMITTED.search(data))
+                    self._close(sock)
+                else:
+                    try:
+                        self.peer[sock].sendall(data)
+                    except OSError:
+                        self._close(sock)
+        for sock in list(self.peer):
+            self._close(sock)
+        self.listener.close()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(10)
+
+
+@pytest.fixture
+def proxy(queue: Queue):
+    relay = CuttingProxy(queue.cluster.port, probability=0.01, commits=0.1)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+def test_answers_lost_after_the_server_did_the_work(queue: Queue, proxy: CuttingProxy,
+                                                    start_workers):
+    """150 jobs, 3 workers behind a relay that drops one in ten answers that say
+    "committed" (a claim, a record-and-claim-next) and one in a hundred others
+    (a LISTEN's notification, a BEGIN ...), each with its connection: every job
+    still ends completed, once, by the same workers, and each worker counts
+    what it recorded (a record whose answer was lost is no "not ours")."""
+    ids = queue.enqueue(150, 0.01)
+    url = queue.url.replace(f":{queue.cluster.port}/", f":{proxy.port}/")
+    workers = start_workers(3, url)
+    proxy.armed.set()
+    wait_done(queue, len(ids), timeout=60)
+    proxy.armed.clear()
+    counts = check_outcome(queue, workers, ids)
+    workers.stop()
+    print(f"answers lost: {proxy.cuts}, of which committed: {proxy.unseen_commits}; {counts}")
+    print(workers.notable())
+    assert proxy.unseen_commits >= 3
+    assert "no longer this worker's" not in workers.text()
+    done = sum(int(n) for n in re.findall(r": stopped \((\d+) done", workers.text()))
+    assert done == len(ids), "a worker miscounted a record whose answer was lost"
