@@ -76,6 +76,7 @@ class Worker:
         self.next_housekeeping = 0.0
         self.outage_since: float | None = None  # monotonic start of the current outage
         self.outage_logged = 0.0
+        self.outage_said: set[str] = set()  # what the log said in the current outage
         self.waiter = self.storage.waiter()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -303,9 +304,8 @@ class Worker:
                 if self.signals >= 2 or (self.stopping and not holding):
                     self.log(f"{self.storage.describe_error(exc)}; stopping without it")
                     raise _Stopped from None
-                self.log_outage(f"{self.storage.describe_error(exc)}; retrying in "
-                                f"{human_delta(delay)}, backing off up to "
-                                f"{human_delta(MAX_DB_BACKOFF)}")
+                self.log_outage(f"{self.storage.describe_error(exc)}; retrying, backing off "
+                                f"up to {human_delta(MAX_DB_BACKOFF)}")
                 self.sleep(delay)
                 if self.signals >= 2 or (self.stopping and not holding):
                     raise _Stopped from None
@@ -357,15 +357,18 @@ class Worker:
 
     def log_outage(self, message: str, force: bool = False) -> None:
         """Log a database operation that failed because the database is unavailable
-        (a PostgreSQL restart, a killed connection, SQLite locked or full): the
-        first failure of an outage at once, then a reminder at most every
-        OUTAGE_LOG_INTERVAL, so retries every fraction of a second do not flood
-        the log (``force``: this line regardless)."""
+        (a PostgreSQL restart, a killed connection, SQLite locked or full): each
+        different message of an outage once (the reason changes: the server shuts
+        down, then refuses connections, then starts up), a repeated one at most
+        every OUTAGE_LOG_INTERVAL, so retries every fraction of a second do not
+        flood the log (``force``: this line regardless)."""
         now = time.monotonic()
         if self.outage_since is None:
             self.outage_since = now
-        elif not force and now < self.outage_logged + OUTAGE_LOG_INTERVAL:
+        elif not force and message in self.outage_said \
+                and now < self.outage_logged + OUTAGE_LOG_INTERVAL:
             return
+        self.outage_said.add(message)
         self.outage_logged = now
         self.log(message)
 
@@ -375,6 +378,7 @@ class Worker:
         if self.outage_since is not None:
             lasted = human_delta(time.monotonic() - self.outage_since)
             self.outage_since = None
+            self.outage_said.clear()
             self.log(f"database available again (unavailable for {lasted})")
 
     def log(self, message: str) -> None:
