@@ -95,7 +95,14 @@ class Cluster:
     def init(self) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", PG_USER,
                   "--no-sync", "-E", "UTF8", "--locale=C")
-        self.start()
+        for attempt in range(3):  # the free port may be taken before the server binds it
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                self.port = _free_port()
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-o", self._options(),
@@ -309,7 +316,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def queue(cluster: Cluster, tmp_path: Path, request) -> Queue:
+def pg_queue(cluster: Cluster, tmp_path: Path, request) -> Queue:
     if not cluster.started:  # a failed test left it down
         cluster.start()
     name = "faults_" + "".join(c for c in request.node.name if c.isalnum())[:30].lower()
@@ -317,11 +324,11 @@ def queue(cluster: Cluster, tmp_path: Path, request) -> Queue:
 
 
 @pytest.fixture
-def start_workers(queue: Queue):
+def start_workers(pg_queue: Queue):
     started: list[Workers] = []
 
     def start(count: int, url: str | None = None) -> Workers:
-        workers = Workers(queue, count, url)
+        workers = Workers(pg_queue, count, url)
         started.append(workers)
         return workers
 
@@ -364,41 +371,49 @@ def wait_done(queue: Queue, count: int, timeout: float) -> None:
              message=f"{count} jobs completed")
 
 
-def restart_and_time(queue: Queue, mode: str) -> tuple[float, float]:
-    """Restart the server; returns (seconds it was away, seconds from its return to
-    the first job recorded after it)."""
+def restart_and_time(queue: Queue, mode: str) -> dict[str, float]:
+    """Restart the server; returns how many jobs were running then, how long it was
+    away (s), and the time from its return to the first job recorded after it (s)."""
+    running = queue.count("processing")
     began = time.monotonic()
     queue.cluster.restart(mode)
     away = time.monotonic() - began
     back = queue.server_clock()
     first = wait_for(lambda: queue.first_finish_after(back), timeout=15, interval=0.02,
                      message="a job recorded after the restart")
-    return away, first - back
+    return {"running": running, "away": round(away, 3), "first_record": round(first - back, 3)}
 
 
 # --- the tests --------------------------------------------------------------------
 
 
-def test_server_restarted_under_load(queue: Queue, start_workers):
-    """300 jobs, 3 workers, the server restarted twice mid-run (fast, then immediate)."""
-    ids = queue.enqueue(300, 0.02)
+def test_server_restarted_under_load(pg_queue: Queue, start_workers):
+    """300 jobs, 3 workers, the server restarted twice mid-run (fast, then immediate).
+
+    The jobs running at each restart are the workers' children, which the restart
+    does not touch: each finishes, its record fails, and the worker records it
+    on the retry after the server is back (well inside the lease, since nobody can
+    take a lease back while the server is down). So every job runs exactly once;
+    a job run twice would have to show the taken-back attempt in its history."""
+    ids = pg_queue.enqueue(300, 0.02)
     workers = start_workers(3)
     figures = {}
-    wait_for(lambda: queue.count("completed") >= 60, timeout=30, message="60 jobs done")
-    figures["fast"] = restart_and_time(queue, "fast")
-    wait_for(lambda: queue.count("completed") >= 160, timeout=30, message="160 jobs done")
-    figures["immediate"] = restart_and_time(queue, "immediate")
-    wait_done(queue, len(ids), timeout=60)
-    counts = check_outcome(queue, workers, ids)
-    print(f"restart figures (away s, first record after return s): {figures}; {counts}")
+    wait_for(lambda: pg_queue.count("completed") >= 60, timeout=30, message="60 jobs done")
+    figures["fast"] = restart_and_time(pg_queue, "fast")
+    wait_for(lambda: pg_queue.count("completed") >= 160, timeout=30, message="160 jobs done")
+    figures["immediate"] = restart_and_time(pg_queue, "immediate")
+    wait_done(pg_queue, len(ids), timeout=60)
+    counts = check_outcome(pg_queue, workers, ids)
+    print(f"\nrestarts: {figures}; {counts}")
     print(workers.notable())
     for pid in workers.pids:
         lines = workers.lines_of(pid)
         outage = [line for line in lines if OUTAGE.search(line)]
         back = [line for line in lines if BACK.search(line)]
-        assert outage, f"worker {pid} did not log the outage: {lines[-20:]}"
-        assert back, f"worker {pid} did not log its reconnection: {outage}"
-        assert len(outage) <= 6, f"worker {pid} logged too much: {outage}"
+        assert len(back) == 2, f"worker {pid} did not log both returns: {lines[-20:]}"
+        # Per outage: each different reason once (the server shutting down, then
+        # refusing, then starting up), never a line per retry.
+        assert 2 <= len(outage) <= 8, f"worker {pid}: {outage}"
 
 
 class Terminator(threading.Thread):
@@ -413,6 +428,7 @@ class Terminator(threading.Thread):
         self.every = every
         self.done = threading.Event()
         self.ended: list[str] = []  # application_name of each connection ended
+        self.rounds = 0  # rounds that ended something
 
     def run(self) -> None:
         while not self.done.wait(self.every):
@@ -420,57 +436,58 @@ class Terminator(threading.Thread):
                 "postgres", "SELECT application_name, pg_terminate_backend(pid)"
                 " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (self.dbname,)) or []
-            self.ended.extend(name for name, ended in rows if ended)
+            ended = [name for name, ended in rows if ended]
+            self.ended.extend(ended)
+            self.rounds += bool(ended)
 
     def stop(self) -> None:
         self.done.set()
         self.join(10)
 
 
-def test_connections_killed_while_jobs_run(queue: Queue, start_workers):
+def test_connections_killed_while_jobs_run(pg_queue: Queue, start_workers):
     """200 jobs, 3 workers; every connection to the database (claims, records,
     heartbeats and the LISTEN ones) is killed every 0.3 s while they run."""
-    ids = queue.enqueue(200, 0.02)
+    ids = pg_queue.enqueue(200, 0.02)
     workers = start_workers(3)
-    killer = Terminator(queue.cluster, queue.name, every=0.3)
+    killer = Terminator(pg_queue.cluster, pg_queue.name, every=0.3)
     killer.start()
     try:
-        wait_done(queue, len(ids), timeout=60)
+        wait_done(pg_queue, len(ids), timeout=60)
     finally:
         killer.stop()
-    counts = check_outcome(queue, workers, ids)
+    counts = check_outcome(pg_queue, workers, ids)
     listen = sum(1 for name in killer.ended if name == "queuectl listen")
-    print(f"connections ended: {len(killer.ended)} ({listen} LISTEN); {counts}")
+    print(f"\nconnections ended: {len(killer.ended)} ({listen} LISTEN) in {killer.rounds}"
+          f" rounds; {counts}")
     print(workers.notable())
     assert listen >= 3, killer.ended  # the LISTEN connections were among them
-    rounds = len(killer.ended) // 3 + 1
     for pid in workers.pids:
         lines = workers.lines_of(pid)
         outage = [line for line in lines if OUTAGE.search(line)]
         back = [line for line in lines if BACK.search(line)]
         assert outage and back, f"worker {pid} did not log the outages: {lines[-20:]}"
-        assert len(outage) <= rounds, f"worker {pid} logged too much: {outage}"
+        # At most the failed statement and its retry's reason, per killing round.
+        assert len(outage) <= 2 * killer.rounds, f"worker {pid} logged too much: {outage}"
 
 
-def test_idle_workers_pick_up_work_after_the_server_returns(queue: Queue, start_workers):
+def test_idle_workers_pick_up_work_after_the_server_returns(pg_queue: Queue, start_workers):
     """The server stops while the workers are idle and is back 2 s later: a job
     enqueued then starts within about a second, and later ones within
     milliseconds (the LISTEN connection is back; polling here is every second)."""
     # Polling only with the housekeeping, once a second (min(1 s, lease / 3)).
-    queue.configure({"poll_interval": "30", "lease_seconds": "30"})
-    workers = start_workers(2)
-    time.sleep(0.3)  # let them go idle
-    queue.cluster.stop("immediate")
-    time.sleep(2)
-    queue.cluster.start()
-    queue.enqueue(1, 0, prefix="first")
-    pickups = [_pickup(queue, "first0000", timeout=5)]
+    pg_queue.configure({"poll_interval": "30", "lease_seconds": "30"})
+    workers = start_workers(2)  # started, so idle: the queue is empty
+    pg_queue.cluster.stop("immediate")
+    time.sleep(2)  # the outage itself
+    pg_queue.cluster.start()
+    pg_queue.enqueue(1, 0, prefix="first")
+    pickups = [_pickup(pg_queue, "first0000", timeout=5)]
     for n in range(3):
-        wait_for(lambda: queue.count("processing") == 0, message="the workers to be idle")
-        time.sleep(0.05)
-        queue.enqueue(1, 0, prefix=f"next{n}-")
-        pickups.append(_pickup(queue, f"next{n}-0000", timeout=5))
-    print(f"pickup after the server returned: {[round(p * 1000) for p in pickups]} ms")
+        wait_for(lambda: pg_queue.count("processing") == 0, message="the workers to be idle")
+        pg_queue.enqueue(1, 0, prefix=f"next{n}-")
+        pickups.append(_pickup(pg_queue, f"next{n}-0000", timeout=5))
+    print(f"\npickup after the server returned: {[round(p * 1000) for p in pickups]} ms")
     print(workers.text())
     assert pickups[0] < 1.5, pickups
     assert max(pickups[1:]) < 0.25, pickups  # woken by NOTIFY, not by the 1 s poll
@@ -584,27 +601,27 @@ class CuttingProxy(threading.Thread):
 
 
 @pytest.fixture
-def proxy(queue: Queue):
-    relay = CuttingProxy(queue.cluster.port, probability=0.01, commits=0.1)
+def proxy(pg_queue: Queue):
+    relay = CuttingProxy(pg_queue.cluster.port, probability=0.01, commits=0.1)
     relay.start()
     yield relay
     relay.stop()
 
 
-def test_answers_lost_after_the_server_did_the_work(queue: Queue, proxy: CuttingProxy,
+def test_answers_lost_after_the_server_did_the_work(pg_queue: Queue, proxy: CuttingProxy,
                                                     start_workers):
     """150 jobs, 3 workers behind a relay that drops one in ten answers that say
     "committed" (a claim, a record-and-claim-next) and one in a hundred others
     (a LISTEN's notification, a BEGIN ...), each with its connection: every job
     still ends completed, once, by the same workers, and each worker counts
     what it recorded (a record whose answer was lost is no "not ours")."""
-    ids = queue.enqueue(150, 0.01)
-    url = queue.url.replace(f":{queue.cluster.port}/", f":{proxy.port}/")
+    ids = pg_queue.enqueue(150, 0.01)
+    url = pg_queue.url.replace(f":{pg_queue.cluster.port}/", f":{proxy.port}/")
     workers = start_workers(3, url)
     proxy.armed.set()
-    wait_done(queue, len(ids), timeout=60)
+    wait_done(pg_queue, len(ids), timeout=60)
     proxy.armed.clear()
-    counts = check_outcome(queue, workers, ids)
+    counts = check_outcome(pg_queue, workers, ids)
     workers.stop()
     print(f"answers lost: {proxy.cuts}, of which committed: {proxy.unseen_commits}; {counts}")
     print(workers.notable())
