@@ -30,7 +30,10 @@ from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_comm
 from queuectl_tui.timeutil import human_delta
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
-MAX_DB_BACKOFF = 30.0
+# The longest wait between tries while the database is unavailable: how late a
+# worker may notice that it is back (a PostgreSQL restart or failover of a minute
+# would otherwise cost up to 30 s more); a failed try costs next to nothing.
+MAX_DB_BACKOFF = 5.0
 # A result that cannot be recorded is retried this often (with a lease renewal),
 # well within the grace a suspect lease gets.
 RECORD_RETRY_SECONDS = 0.2
