@@ -333,6 +333,8 @@ def start_workers(pg_queue: Queue):
         return workers
 
     yield start
+    if not pg_queue.cluster.started:  # a test failed while it was down: let them finish
+        pg_queue.cluster.start()
     for workers in started:
         workers.stop()
 
