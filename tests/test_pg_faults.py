@@ -1,5 +1,6 @@
-"""Faults on PostgreSQL: the server restarted under load, connections killed, the
-server down for the CLI.
+"""Faults on PostgreSQL: the server restarted under load, connections killed,
+answers lost after the server did the work, the server down for idle workers and
+for the CLI.
 
 The shared test server must never be restarted (other test modules, other
 helpers' runs use it), so this module runs its own throwaway PostgreSQL cluster:
@@ -13,7 +14,8 @@ What a user observes is asserted: every job ends completed, none is lost, none
 ran twice at once (each job's shell takes a per-job ``flock -n``; a refusal is
 recorded as a violation), every run of a job is accounted for by an attempt, the
 same worker processes finish the queue, and their log says that the database
-went away and came back (a line or two per outage, not one per retry).
+went away and came back (a line or two per outage, not one per retry), without
+the password of the URL they were given.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ BACK = re.compile(r"database (?:reachable|available) again")
 
 
 def _initdb() -> str | None:
-    """The newest installed initdb (15 preferred: what the project machines run)."""
+    """An installed initdb: 15 if there (what the project machines run), else any."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                    key=lambda p: (Path(p).parts[-3] != "15", p))
     return found[0] if found else None
@@ -363,6 +365,7 @@ def check_outcome(queue: Queue, workers: Workers, ids: list[str]) -> dict[str, i
         history = json.loads(queue("show", job_id, "--json").stdout)
         print(f"re-run {job_id}: {history}")
     assert workers.alive() == workers.pids, "a worker died"
+    assert PASSWORD not in workers.text()
     listed = sorted(w["pid"] for w in json.loads(queue("worker", "list", "--json").stdout))
     assert listed == sorted(workers.pids), "the workers were replaced"
     return {"jobs": len(ids), "re-run": len(rerun)}
