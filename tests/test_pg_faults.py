@@ -421,6 +421,26 @@ def test_server_restarted_under_load(pg_queue: Queue, start_workers):
         assert 2 <= len(outage) <= 8, f"worker {pid}: {outage}"
 
 
+def test_server_down_longer_than_the_lease(pg_queue: Queue, start_workers):
+    """Three 4 s jobs running, the server down for 3 s (the lease is 2 s): when it
+    is back every lease has expired on its clock, but the workers holding them
+    are alive and renew within the recovery's grace, so no job is taken back or
+    run again; each is recorded once, by its worker."""
+    ids = pg_queue.enqueue(3, 4)
+    workers = start_workers(3)
+    wait_for(lambda: all(pg_queue.runs_of(job_id) for job_id in ids),
+             message="the three jobs to run")
+    pg_queue.cluster.stop("immediate")
+    time.sleep(3)  # the outage itself: longer than the lease
+    pg_queue.cluster.start()
+    wait_done(pg_queue, len(ids), timeout=20)
+    counts = check_outcome(pg_queue, workers, ids)
+    print(f"\noutage longer than the lease: {counts}")
+    print(workers.notable())
+    assert counts["re-run"] == 0
+    assert "taken back" not in workers.text()
+
+
 class Terminator(threading.Thread):
     """Ends every connection of the workers to ``dbname`` (their LISTEN ones too)
     every ``every`` seconds until stopped, as an operator's
