@@ -70,8 +70,12 @@ MIN_WAKE_INTERVAL = 0.01
 # The LISTEN connection's reconnect back-off (seconds), doubled per failure, and
 # its connect timeout: a reconnect happens inside ``wait``, which must not stop
 # watching the worker's signal fd for long when the server is unreachable
-# (libpq's smallest timeout is 2 s).
-LISTEN_BACKOFF = (0.05, 5.0)
+# (libpq's smallest timeout is 2 s). At most a second between tries: an idle
+# worker learns that the server is back from this connection (its first wait
+# after a reconnect returns "wakeup", which also ends the worker's own back-off
+# sleep), so this bounds how late it picks up work after an outage of any length;
+# a refused try costs the server nothing.
+LISTEN_BACKOFF = (0.05, 1.0)
 LISTEN_CONNECT_TIMEOUT = 2
 # SQLSTATEs worth retrying at once: lock_not_available, serialization_failure,
 # deadlock_detected (a transaction lost a race; the next try succeeds).
