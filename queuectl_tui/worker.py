@@ -259,13 +259,15 @@ class Worker:
                 self.log_outage(f"job {job.id}: cannot record the result yet "
                                 f"({self.storage.describe_error(exc)}); "
                                 "keeping its lease and retrying", force=failures == 1)
-            else:
-                self.log_recovery()
-                return recorded
-            if failures == 1:
                 # Again at once: most often the connection dropped (a killed backend,
                 # a restart), and the retry opens a new one; a try whose commit went
                 # through unseen is recognized as recorded (see the storage's finish).
+                # Not after waiting out a lock: the lease needs renewing first.
+                again_at_once = failures == 1 and not self.storage.is_busy(exc)
+            else:
+                self.log_recovery()
+                return recorded
+            if again_at_once:
                 continue
             try:
                 if not self._while_locked(lambda: self.queue.renew_lease(
