@@ -471,9 +471,9 @@ class Terminator(threading.Thread):
 
 
 def test_connections_killed_while_jobs_run(pg_queue: Queue, start_workers):
-    """200 jobs, 3 workers; every connection to the database (claims, records,
+    """150 jobs, 3 workers; every connection to the database (claims, records,
     heartbeats and the LISTEN ones) is killed every 0.3 s while they run."""
-    ids = pg_queue.enqueue(200, 0.02)
+    ids = pg_queue.enqueue(150, 0.02)
     workers = start_workers(3)
     killer = Terminator(pg_queue.cluster, pg_queue.name, every=0.3)
     killer.start()
@@ -635,12 +635,12 @@ def proxy(pg_queue: Queue):
 
 def test_answers_lost_after_the_server_did_the_work(pg_queue: Queue, proxy: CuttingProxy,
                                                     start_workers):
-    """150 jobs, 3 workers behind a relay that drops one in ten answers that say
+    """120 jobs, 3 workers behind a relay that drops one in ten answers that say
     "committed" (a claim, a record-and-claim-next) and one in a hundred others
     (a LISTEN's notification, a BEGIN ...), each with its connection: every job
     still ends completed, once, by the same workers, and each worker counts
     what it recorded (a record whose answer was lost is no "not ours")."""
-    ids = pg_queue.enqueue(150, 0.01)
+    ids = pg_queue.enqueue(120, 0.01)
     url = pg_queue.url.replace(f":{pg_queue.cluster.port}/", f":{proxy.port}/")
     workers = start_workers(3, url)
     proxy.armed.set()
@@ -648,7 +648,7 @@ def test_answers_lost_after_the_server_did_the_work(pg_queue: Queue, proxy: Cutt
     proxy.armed.clear()
     counts = check_outcome(pg_queue, workers, ids)
     workers.stop()
-    print(f"answers lost: {proxy.cuts}, of which committed: {proxy.unseen_commits}; {counts}")
+    print(f"\nanswers lost: {proxy.cuts}, of which committed: {proxy.unseen_commits}; {counts}")
     print(workers.notable())
     assert proxy.unseen_commits >= 3
     assert "no longer this worker's" not in workers.text()
