@@ -422,16 +422,18 @@ def test_server_restarted_under_load(pg_queue: Queue, start_workers):
 
 
 def test_server_down_longer_than_the_lease(pg_queue: Queue, start_workers):
-    """Three 4 s jobs running, the server down for 3 s (the lease is 2 s): when it
+    """Three 6 s jobs running, the server down for 4.5 s (the lease is 4 s): when it
     is back every lease has expired on its clock, but the workers holding them
     are alive and renew within the recovery's grace, so no job is taken back or
-    run again; each is recorded once, by its worker."""
-    ids = pg_queue.enqueue(3, 4)
+    run again; each is recorded once, by its worker. (A holder renews within a
+    second of the return, a take-back needs the grace, 2 s, after the mark.)"""
+    pg_queue.configure({"lease_seconds": "4"})
+    ids = pg_queue.enqueue(3, 6)
     workers = start_workers(3)
     wait_for(lambda: all(pg_queue.runs_of(job_id) for job_id in ids),
              message="the three jobs to run")
     pg_queue.cluster.stop("immediate")
-    time.sleep(3)  # the outage itself: longer than the lease
+    time.sleep(4.5)  # the outage itself: longer than the lease
     pg_queue.cluster.start()
     wait_done(pg_queue, len(ids), timeout=20)
     counts = check_outcome(pg_queue, workers, ids)
