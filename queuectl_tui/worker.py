@@ -31,11 +31,16 @@ from queuectl_tui.runner import RunResult, drain_wake, job_environment, run_comm
 from queuectl_tui.timeutil import human_delta
 
 MAX_HOUSEKEEPING_INTERVAL = 1.0
-MAX_DB_BACKOFF = 30.0
+# The longest wait between tries while the database is unavailable: how late a
+# worker may notice that it is back (a PostgreSQL restart or failover of a minute
+# would otherwise cost up to 30 s more); a failed try costs next to nothing.
+MAX_DB_BACKOFF = 5.0
 # A result that cannot be recorded is retried this often (with a lease renewal),
-# well within the grace a suspect lease gets; the log says so only this often.
+# well within the grace a suspect lease gets.
 RECORD_RETRY_SECONDS = 0.2
-RECORD_LOG_INTERVAL = 10.0
+# While the database stays unavailable, the log says so once, then again only
+# this often (not a line per retry), and once more when it is back.
+OUTAGE_LOG_INTERVAL = 10.0
 
 
 class DatabaseGone(StoreError):
@@ -77,6 +82,9 @@ class Worker:
         self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
+        self.outage_since: float | None = None  # monotonic start of the current outage
+        self.outage_logged = 0.0
+        self.outage_said: set[str] = set()  # what the log said in the current outage
         self.waiter = self.storage.waiter()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -223,8 +231,10 @@ class Worker:
                         self.watchdog.extend(hang_deadline(asked))
                     self._while_locked(self.housekeeping)
                 except self.db_errors as exc:
-                    self.log(self.storage.describe_error(
+                    self.log_outage(self.storage.describe_error(
                         exc, "database error while renewing the lease"))
+                else:
+                    self.log_recovery()
             # Self-fencing: past its lease the job may be taken back (after the
             # recovery's grace) and run elsewhere -- on another host, when this
             # one lost its network. Stop it before then (one check early: checks
@@ -280,27 +290,43 @@ class Worker:
         result, so it may get through when the result does not; the recovery's
         grace (see ``JobQueue.recover_expired``) covers the rest. Gives up only
         when the job is no longer ours or a second signal says stop now."""
+        def finish() -> tuple[str | None, Claimed | None]:
+            return self._while_locked(lambda: self.queue.finish(
+                job, self.id, result.exit_code, result.error, result.output, self.config,
+                claim_lease=None if self.stopping else self.config.lease_seconds,
+            ))
+
         failures = 0
-        next_log = 0.0
         while True:
             try:
-                return self._while_locked(lambda: self.queue.finish(
-                    job, self.id, result.exit_code, result.error, result.output, self.config,
-                    claim_lease=None if self.stopping else self.config.lease_seconds,
-                ))
+                recorded = finish()
             except self.db_errors as exc:
                 failures += 1
-                if time.monotonic() >= next_log:
-                    self.log(f"job {job.id}: cannot record the result yet "
-                             f"({self.storage.describe_error(exc)}); "
-                             "keeping its lease and retrying")
-                    next_log = time.monotonic() + RECORD_LOG_INTERVAL
+                # This job's first failure is always worth a line (which job waits).
+                self.log_outage(f"job {job.id}: cannot record the result yet "
+                                f"({self.storage.describe_error(exc)}); "
+                                "keeping its lease and retrying", force=failures == 1)
+                # Again at once: most often the connection dropped (a killed backend,
+                # a restart), and the retry opens a new one; a try whose commit went
+                # through unseen is recognized as recorded (see the storage's finish).
+                # Not after waiting out a lock: the lease needs renewing first.
+                again_at_once = failures == 1 and not self.storage.is_busy(exc)
+            else:
+                self.log_recovery()
+                return recorded
+            if again_at_once:
+                continue
             try:
                 if not self._while_locked(lambda: self.queue.renew_lease(
                         job, self.id, self.config.lease_seconds)):
-                    self.log(f"job {job.id}: taken back or cancelled before its result "
-                             "could be recorded")
-                    return None, None
+                    # Taken back or cancelled, or a try recorded it unseen: a last
+                    # (fenced) try tells which.
+                    recorded = finish()
+                    if recorded[0] is None:
+                        self.log(f"job {job.id}: taken back or cancelled before its result "
+                                 "could be recorded")
+                    self.log_recovery()
+                    return recorded
             except self.db_errors:
                 pass
             if self.signals >= 2:
@@ -324,17 +350,21 @@ class Worker:
             try:
                 if tries and not self.storage.still_there():
                     self._reopen()
-                return self._while_locked(operation)
+                value = self._while_locked(operation)
             except self.db_errors as exc:
                 tries += 1
                 if self.signals >= 2 or (self.stopping and not holding):
                     self.log(f"{self.storage.describe_error(exc)}; stopping without it")
                     raise _Stopped from None
-                self.log(f"{self.storage.describe_error(exc)}; retrying in {human_delta(delay)}")
+                self.log_outage(f"{self.storage.describe_error(exc)}; retrying, backing off "
+                                f"up to {human_delta(MAX_DB_BACKOFF)}")
                 self.sleep(delay)
                 if self.signals >= 2 or (self.stopping and not holding):
                     raise _Stopped from None
                 delay = min(delay * 2, MAX_DB_BACKOFF)
+            else:
+                self.log_recovery()
+                return value
 
     def _while_locked(self, operation):
         """Run ``operation``, retrying at once while another process holds the lock.
@@ -376,6 +406,32 @@ class Worker:
         self.database_id = self.queue.prepare_worker()
         self._register()
         self.log(f"reopened {self.storage.location}")
+
+    def log_outage(self, message: str, force: bool = False) -> None:
+        """Log a database operation that failed because the database is unavailable
+        (a PostgreSQL restart, a killed connection, SQLite locked or full): each
+        different message of an outage once (the reason changes: the server shuts
+        down, then refuses connections, then starts up), a repeated one at most
+        every OUTAGE_LOG_INTERVAL, so retries every fraction of a second do not
+        flood the log (``force``: this line regardless)."""
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since = now
+        elif not force and message in self.outage_said \
+                and now < self.outage_logged + OUTAGE_LOG_INTERVAL:
+            return
+        self.outage_said.add(message)
+        self.outage_logged = now
+        self.log(message)
+
+    def log_recovery(self) -> None:
+        """A database operation succeeded: if an outage was logged, say it is over
+        and how long it lasted (the line an operator looks for after a restart)."""
+        if self.outage_since is not None:
+            lasted = human_delta(time.monotonic() - self.outage_since)
+            self.outage_since = None
+            self.outage_said.clear()
+            self.log(f"database available again (unavailable for {lasted})")
 
     def log(self, message: str) -> None:
         """One line on stderr, in one write: at a thousand jobs a second the usual

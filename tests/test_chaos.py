@@ -28,8 +28,13 @@ from tests.conftest import Target, db_execute, db_executemany, db_rows, is_postg
 pytestmark = [pytest.mark.slow, pytest.mark.backends]
 
 
-def job_processes() -> list[int]:
-    """Pids of running job processes (they carry QUEUECTL_JOB_ID in their environment)."""
+def job_processes(db: Target) -> list[int]:
+    """Pids of running job processes of the queue in ``db`` (its QUEUECTL_DB_ID is in
+    their environment): never another test's, which may be running beside this one."""
+    rows = db_rows(db, "SELECT value FROM setting WHERE key = 'database_id'")
+    if not rows:
+        return []
+    marker = f"QUEUECTL_DB_ID={rows[0][0]}".encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -38,7 +43,7 @@ def job_processes() -> list[int]:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        if b"QUEUECTL_JOB_ID=" in environ:
+        if marker in environ.split(b"\0"):
             pids.append(int(entry))
     return pids
 
@@ -89,7 +94,7 @@ def test_chaos_kill_workers_and_jobs_nothing_lost_nothing_concurrent(cli, db_pat
         if counts["completed"] + counts["dead"] == total:
             break
         # Workers first: at least 5 of them die however fast the jobs go.
-        if worker_kills >= 5 and rng.random() < 0.3 and (victims := job_processes()):
+        if worker_kills >= 5 and rng.random() < 0.3 and (victims := job_processes(db_path)):
             try:
                 os.kill(rng.choice(victims), signal.SIGKILL)
                 job_kills += 1

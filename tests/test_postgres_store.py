@@ -226,10 +226,11 @@ def test_a_finish_whose_answer_was_lost_gives_its_claim_back_on_the_retry(storag
         storage.finish(job, "w1", done, claim_lease=30)
     monkeypatch.undo()
     assert _row(storage, "b")["state"] == "processing"  # claimed, nobody runs it
-    # The worker records again: already recorded (no longer processing), and in
-    # the same statement b goes back uncharged; the claim takes the next one.
+    # The worker records again: its earlier record stands (recognised, reported as
+    # recorded), and in the same statement b goes back uncharged; the claim takes
+    # the next one.
     recorded, _, following = storage.finish(job, "w1", done, claim_lease=30)
-    assert not recorded and _row(storage, "a")["state"] == "completed"
+    assert recorded and _row(storage, "a")["state"] == "completed"
     assert following.id == "c"
     assert (_row(storage, "b")["state"], _row(storage, "b")["attempts"]) == ("pending", 0)
 

@@ -71,8 +71,12 @@ MIN_WAKE_INTERVAL = 0.01
 # The LISTEN connection's reconnect back-off (seconds), doubled per failure, and
 # its connect timeout: a reconnect happens inside ``wait``, which must not stop
 # watching the worker's signal fd for long when the server is unreachable
-# (libpq's smallest timeout is 2 s).
-LISTEN_BACKOFF = (0.05, 5.0)
+# (libpq's smallest timeout is 2 s). At most a second between tries: an idle
+# worker learns that the server is back from this connection (its first wait
+# after a reconnect returns "wakeup", which also ends the worker's own back-off
+# sleep), so this bounds how late it picks up work after an outage of any length;
+# a refused try costs the server nothing.
+LISTEN_BACKOFF = (0.05, 1.0)
 LISTEN_CONNECT_TIMEOUT = 2
 # SQLSTATEs worth retrying at once: lock_not_available, serialization_failure,
 # deadlock_detected (a transaction lost a race; the next try succeeds).
@@ -402,6 +406,15 @@ def finish_sql(failed: bool, out_bytes: bool, give_back: bool, claim: bool) -> s
             f" {columns} FROM (VALUES (1)) AS one (x){source}")
 
 
+# A record whose COMMIT reached the server but whose answer was lost: the job
+# shows exactly this run's outcome under this worker (a take-back also leaves the
+# worker's name, but no exit code and its own error).
+RECORDED_SQL = (
+    "SELECT finished_at, run_at FROM job WHERE id = %s AND worker_id = %s AND attempts = %s"
+    " AND state = %s AND exit_code IS NOT DISTINCT FROM %s::int"
+    " AND last_error IS NOT DISTINCT FROM %s::text"
+)
+
 RENEW_SQL = f"UPDATE job SET lease_expires_at = {NOW} + %s::float8" + _FENCE
 
 # Suspect marks and take-backs, fenced on the exact lease value seen (as on SQLite).
@@ -511,6 +524,8 @@ class PostgresStorage(SqlStorage):
         self.integrity_errors = (peewee.IntegrityError, driver.errors.IntegrityError)
         # Workers whose last claim may have committed unseen (see claim).
         self._unsure: set[str] = set()
+        # (worker, job, attempt) records whose try failed, maybe after committing.
+        self._unsure_records: set[tuple[str, str, int]] = set()
         database_proxy.initialize(db)
 
     @classmethod
@@ -681,12 +696,15 @@ class PostgresStorage(SqlStorage):
 
     def finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
+        key = (worker_id, job.id, job.attempts)
         try:
             result = self._finish(job, worker_id, outcome, claim_lease)
         except BaseException:
-            if claim_lease is not None:  # it may have claimed and committed
+            self._unsure_records.add(key)  # the record may have committed
+            if claim_lease is not None:  # and the claim with it
                 self._unsure.add(worker_id)
             raise
+        self._unsure_records.discard(key)
         self._unsure.discard(worker_id)
         return result
 
@@ -708,10 +726,21 @@ class PostgresStorage(SqlStorage):
             params["lease"] = claim_lease
         sql = finish_sql(failed, out == _OUT_BYTES, worker_id in self._unsure,
                          claim_lease is not None)
-        row = self._conn().execute(sql, params).fetchone()
+        conn = self._conn()
+        row = conn.execute(sql, params).fetchone()
         following = ClaimedRow(*row[2:]) if row[2] is not None else None
+        recorded, stamp = row[0] is not None, row[1]
+        if not recorded and (worker_id, job.id, job.attempts) in self._unsure_records:
+            # The last try's COMMIT went through and only its answer was lost (the
+            # connection dropped in between): that record stands, and is reported
+            # as recorded rather than as "no longer this worker's".
+            earlier = conn.execute(RECORDED_SQL, (job.id, worker_id, job.attempts,
+                                                  outcome.state, outcome.exit_code,
+                                                  outcome.error)).fetchone()
+            if earlier is not None:
+                recorded, stamp = True, earlier[0]
         # Not ours any more: the stamp is still the statement's instant.
-        return row[0] is not None, row[1], following
+        return recorded, stamp, following
 
     def release(self, job: ClaimedRow, worker_id: str) -> bool:
         cursor = self._conn().execute(RELEASE_SQL, (job.id, worker_id, job.attempts))
