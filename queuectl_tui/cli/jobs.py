@@ -331,8 +331,9 @@ def purge(app: AppContext, completed, dead, cancelled, purge_all, older_than, va
     """Delete finished jobs and their history (--vacuum alone: only give space back).
 
     Jobs are deleted 500 at a time, so workers and enqueues keep going meanwhile;
-    if interrupted, running the command again deletes the rest. The file keeps
-    its size (SQLite reuses the space) unless --vacuum is given.
+    if interrupted, running the command again deletes the rest. The database keeps
+    its size (the space is reused) unless --vacuum is given: on SQLite that shrinks
+    the file; on PostgreSQL it runs VACUUM, which makes the space reusable.
     """
     states = [s for s, on in (("completed", completed), ("dead", dead),
                               ("cancelled", cancelled)) if on or purge_all]
