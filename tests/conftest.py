@@ -39,7 +39,13 @@ from pathlib import Path
 import pytest
 
 from queuectl_tui.queue import JobQueue
-from tests.pg import SKIP_REASON, drop_database, fresh_database, pg_url
+from tests.pg import (
+    SKIP_REASON,
+    drop_database,
+    fresh_database,
+    pg_database,  # noqa: F401 (the fixture, for the backend fixture)
+    pg_url,
+)
 
 # pytest-xdist's workers inherit COLUMNS=80 and LINES=24 from execnet: the CLI's
 # tables and the TUIs under a pseudo-terminal would take that size instead of
@@ -286,17 +292,6 @@ def pytest_generate_tests(metafunc) -> None:
                          ids=names, scope=scope)
 
 
-@pytest.fixture(scope="module")
-def pg_module_database(request) -> Iterator[str]:
-    """This module's PostgreSQL database (created on first use, dropped at the end)."""
-    if pg_url() is None:
-        pytest.skip(SKIP_REASON)
-    prefix = "".join(c for c in request.module.__name__.rsplit(".", 1)[-1] if c.isalnum())
-    url = fresh_database(prefix[:20])
-    yield url
-    drop_database(url)
-
-
 def reset_pg_database(url: str) -> None:
     """An empty database again: end every other session on it (a test's leftover
     connection would otherwise hold a lock), then drop and recreate the schema."""
@@ -316,7 +311,7 @@ def backend(request, tmp_path: Path) -> Target:
     name = getattr(request, "param", "sqlite")
     if name == "sqlite":
         return tmp_path / "queue.db"
-    url = request.getfixturevalue("pg_module_database")
+    url = request.getfixturevalue("pg_database")
     reset_pg_database(url)
     return url
 

@@ -29,6 +29,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from tests.conftest import _alive
+
 HOST_MARKER = "QUEUECTL_TEST_HOST"
 RUN_MARKER = "QUEUECTL_TEST_RUN"
 RUN_TOKEN = secrets.token_hex(6)  # one per test process: never another run's hosts
@@ -63,15 +65,6 @@ def queuectl(target: str, *args: str, host: str = "controller", input: str | Non
 def environ_of(pid: int) -> set[bytes]:
     with open(f"/proc/{pid}/environ", "rb") as handle:
         return set(handle.read().split(b"\0"))
-
-
-def _alive(pid: int) -> bool:
-    """Running: not gone and not a zombie waiting for its parent."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def processes_with(*markers: str) -> list[int]:

@@ -957,23 +957,20 @@ class PgWaiter(Waiter):
             conn.execute(f'LISTEN "{self._channel}"')
         except psycopg.Error:
             self._conn = None
-            self._retry_at = time.monotonic() + self._backoff
-            self._backoff = min(self._backoff * 2, LISTEN_BACKOFF[1])
+            self._back_off()
             return False
         self._conn = conn
         self._backoff = LISTEN_BACKOFF[0]
         self._owed = True
         return True
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-        self._conn = None
+    def _back_off(self) -> None:
         self._retry_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, LISTEN_BACKOFF[1])
+
+    def _drop(self) -> None:
+        self.close()
+        self._back_off()
 
     def _drain(self, read: bool) -> bool:
         """Consume what arrived; True if a notification was among it."""
