@@ -33,7 +33,10 @@ def make(path: str) -> None:
     queue.set_config("backoff_max", 600)
     if hasattr(queue, "prepare_worker"):  # version 3: what a worker does first
         queue.prepare_worker()
-    registry.register(WORKER, "cli")
+    if hasattr(queue, "storage"):  # version 4: the registry takes the storage
+        registry.register(queue.storage, WORKER, "cli")
+    else:
+        registry.register(WORKER, "cli")
     config = queue.config()
     job = _run_one(queue, JobSpec(command="exit 3", id="dead-one", max_retries=0))
     assert queue.fail(job, WORKER, 3, "exit code 3", "boom\n", config) == "dead"
