@@ -31,7 +31,9 @@ _OUTPUT_ONLY_FIELDS = frozenset(
     }
 )
 _INPUT_FIELDS = ("id", "command", "priority", "max_retries", "timeout", "run_at", "delay",
-                 "queue")
+                 "queue", "cwd", "env", "after", "unique_key")
+MAX_ENV_VARIABLES = 1000
+MAX_AFTER = 1000
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class JobSpec:
     timeout: float | None = None
     run_at: float | None = None
     queue: str = "default"
+    cwd: str | None = None  # None: the enqueuing face decides (see JobQueue.enqueue)
+    env: dict[str, str] | None = None  # variables set for this job only
+    after: tuple[str, ...] = ()  # ids of jobs that must complete first
+    unique_key: str | None = None
 
 
 def parse_documents(text: str) -> list[dict]:
@@ -119,7 +125,61 @@ def spec_from_document(document: dict, now: float) -> JobSpec:
         else None,
         run_at=run_at,
         queue=check_queue(document.get("queue", "default")),
+        cwd=check_cwd(document["cwd"]) if document.get("cwd") is not None else None,
+        env=check_env(document["env"]) if document.get("env") is not None else None,
+        after=check_after(document.get("after") or ()),
+        unique_key=(check_unique_key(document["unique_key"])
+                    if document.get("unique_key") is not None else None),
     )
+
+
+def check_cwd(value: object) -> str:
+    """An absolute folder (a relative one would mean the worker's folder, which is
+    never what was meant); whether it exists is checked when the job runs, on
+    the worker's machine."""
+    cwd = _check_text("cwd", value)
+    if not cwd.startswith("/"):
+        raise InvalidInput(f"cwd {cwd!r} must be an absolute path")
+    return cwd
+
+
+def check_env(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"env must be an object of names to strings, got {_type_name(value)}")
+    if len(value) > MAX_ENV_VARIABLES:
+        raise InvalidInput(f"env holds more than {MAX_ENV_VARIABLES} variables")
+    env = {}
+    for name, text in value.items():
+        check_env_name(name)
+        env[name] = _check_text(f"env {name}", text)
+    return env
+
+
+def check_env_name(name: object) -> str:
+    name = _check_text("env name", name)
+    if not name or "=" in name or not (name[0].isalpha() or name[0] == "_") or not all(
+            ch.isalnum() or ch == "_" for ch in name) or not name.isascii():
+        raise InvalidInput(f"env name {name!r} must be letters, digits and _ (not first a digit)")
+    return name
+
+
+def check_after(value: object) -> tuple[str, ...]:
+    """Job ids, each once, in the given order."""
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(f"after must be an array of job ids, got {_type_name(value)}")
+    if len(value) > MAX_AFTER:
+        raise InvalidInput(f"after lists more than {MAX_AFTER} jobs")
+    return tuple(dict.fromkeys(check_id(item if not isinstance(item, str) else item.strip())
+                               for item in value))
+
+
+def check_unique_key(value: object) -> str:
+    key = _check_text("unique_key", value)
+    if not key or len(key) > 1024:
+        raise InvalidInput("unique_key must be 1 to 1024 characters")
+    return key
 
 
 def _check_text(field: str, value: object) -> str:

@@ -15,6 +15,7 @@ that lost its lease can never overwrite the newer run's result.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ from queuectl_tui.config import SETTINGS, Config, normalize_key
 from queuectl_tui.errors import Conflict, InvalidInput, NotFound, QueueError
 from queuectl_tui.host import hostname
 from queuectl_tui.store import DATABASE_ID_KEY, LEASE_BOOT_KEY, Attempt, Job, Storage
-from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome
+from queuectl_tui.store.base import ClaimedRow, LeaseRow, NewJob, Outcome
 
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
@@ -120,29 +121,34 @@ class JobQueue:
                 raise Conflict(f"job id {job_id!r} appears twice in the input")
             seen.add(job_id)
         rows = [
-            (
-                job_id,
-                spec.command,
-                spec.queue,
-                spec.priority,
-                config.max_retries if spec.max_retries is None else spec.max_retries,
-                spec.timeout,
-                spec.run_at,  # None: the storage's now
+            NewJob(
+                id=job_id,
+                command=spec.command,
+                queue=spec.queue,
+                priority=spec.priority,
+                max_retries=config.max_retries if spec.max_retries is None else spec.max_retries,
+                timeout=spec.timeout,
+                run_at=spec.run_at,  # None: the storage's now
                 # created_at orders equal-priority jobs; keep input order within a batch.
-                stamp + index * 1e-6,
-                stamp,
+                created_at=stamp + index * 1e-6,
+                updated_at=stamp,
+                cwd=spec.cwd,
+                env=None if spec.env is None else json.dumps(spec.env, ensure_ascii=False),
+                unique_key=spec.unique_key,
+                after=spec.after,
             )
             for index, (job_id, spec) in enumerate(zip(ids, specs, strict=True))
         ]
         try:
-            self.storage.insert_jobs(rows)
+            skipped = self.storage.insert_jobs(rows)
         except self.storage.integrity_errors:
             taken = self._existing_ids(ids)
             raise Conflict(
                 f"job id {taken[0]!r} already exists" if taken else "duplicate job id"
             ) from None
         self.wake_workers()
-        return ids
+        # A row skipped for its unique key answers with the live job holding the key.
+        return [skipped.get(job_id, job_id) for job_id in ids]
 
     def wake_workers(self) -> None:
         """Tell the idle workers that new work is committed (best effort: polling

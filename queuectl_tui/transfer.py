@@ -55,7 +55,7 @@ BATCH_CHARS = 8 * 1024 * 1024
 
 JOB_FIELDS = tuple(field.name for field in Job._meta.sorted_fields)
 ATTEMPT_FIELDS = ("number", "worker_id", "started_at", "finished_at", "exit_code", "error",
-                  "retry_at")
+                  "retry_at", "output")
 _REQUIRED = ("id", "command", "state", "run_at", "created_at", "updated_at")
 _HEADER_FIELDS = frozenset({"format", "version", "exported_at", "jobs", "settings"})
 
@@ -349,6 +349,13 @@ def _check_job(record: dict) -> tuple[dict, list[dict]]:
         "exit_code": _maybe(record, "exit_code", _exit_code),
         "last_error": _maybe(record, "last_error", _text),
         "output": _maybe(record, "output", _text),
+        "cwd": _maybe(record, "cwd", lambda _, value: jobspec.check_cwd(value)),
+        "env": _maybe(record, "env", _env_text),
+        # Dependencies are not carried yet: an imported job waits for nothing.
+        "waiting": 0,
+        "dependents": 0,
+        "unique_key": _maybe(record, "unique_key",
+                             lambda _, value: jobspec.check_unique_key(value)),
         "_requeued": False,
     }
     if state == "processing":  # as ``release`` does: back in line, the run not charged
@@ -358,6 +365,15 @@ def _check_job(record: dict) -> tuple[dict, list[dict]]:
     if not isinstance(history, list):
         raise InvalidInput("attempts_history must be a JSON array")
     return job, [_check_attempt(index, item) for index, item in enumerate(history, start=1)]
+
+
+def _env_text(name: str, value: object) -> str:
+    """The env column as exported: JSON text of an object of strings."""
+    try:
+        document = json.loads(_text(name, value))
+    except json.JSONDecodeError:
+        raise InvalidInput("env must be JSON text of an object") from None
+    return json.dumps(jobspec.check_env(document), ensure_ascii=False)
 
 
 def _check_attempt(index: int, item: object) -> dict:
@@ -379,6 +395,7 @@ def _check_attempt(index: int, item: object) -> dict:
             "exit_code": _maybe(item, "exit_code", _exit_code),
             "error": _maybe(item, "error", _text),
             "retry_at": _maybe(item, "retry_at", _time),
+            "output": _maybe(item, "output", _text),
         }
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from None

@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def storage(pg_database):
     """An open storage on the module's database, emptied before each test."""
     s = PostgresStorage.open(pg_database)
-    s.db.execute_sql("TRUNCATE job, attempt, worker")
+    s.db.execute_sql("TRUNCATE job, attempt, worker, dependency, queue_control, schedule")
     yield s
     s.close()
 
@@ -541,6 +541,7 @@ def test_claim_plan_uses_the_partial_index_without_a_sort_at_a_million_rows():
             " AND indexname <> 'job_pkey' AND indexdef NOT LIKE '%%WHERE%%'").fetchall()
         with s.write():
             s.db.execute_sql("ALTER TABLE attempt DROP CONSTRAINT attempt_job_id_fkey")
+            s.db.execute_sql("ALTER TABLE dependency DROP CONSTRAINT dependency_job_id_fkey")
             s.db.execute_sql("ALTER TABLE job DROP CONSTRAINT job_pkey")
             for name, _ in indexes:
                 s.db.execute_sql(f"DROP INDEX {name}")
@@ -552,6 +553,8 @@ def test_claim_plan_uses_the_partial_index_without_a_sort_at_a_million_rows():
             s.db.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")
             s.db.execute_sql("ALTER TABLE job ADD CONSTRAINT job_pkey PRIMARY KEY (id)")
             s.db.execute_sql("ALTER TABLE attempt ADD CONSTRAINT attempt_job_id_fkey"
+                             " FOREIGN KEY (job_id) REFERENCES job (id) ON DELETE CASCADE")
+            s.db.execute_sql("ALTER TABLE dependency ADD CONSTRAINT dependency_job_id_fkey"
                              " FOREIGN KEY (job_id) REFERENCES job (id) ON DELETE CASCADE")
             for _, definition in indexes:
                 s.db.execute_sql(definition)
@@ -612,15 +615,44 @@ def test_racing_opens_of_a_new_database_create_the_schema_once():
         drop_database(url)
 
 
+def test_a_version_1_database_upgrades_keeping_its_jobs_and_they_still_run():
+    """Version 1 made by its own frozen step, with a job of each kind of row, then
+    opened by today's code: step 2 adds the workflow columns and tables, and the
+    old rows claim, finish and show as before."""
+    url = fresh_database("v1")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert migrations.upgrade(conn, "test", target=1) == 0
+            conn.execute(
+                "INSERT INTO job (id, command, state, run_at, created_at, updated_at)"
+                " VALUES ('old', 'echo old', 'pending', 1, 1, 1),"
+                " ('gone', 'false', 'dead', 1, 1, 1)")
+            conn.execute("INSERT INTO attempt (job_id, number, finished_at, error)"
+                         " VALUES ('gone', 1, 2, 'exit code 1')")
+        s = PostgresStorage.open(url)
+        assert s.db.execute_sql("SELECT version FROM queuectl_schema").fetchone()[0] == 2
+        assert s.db.execute_sql(
+            "SELECT id, waiting, dependents, cwd, env, unique_key FROM job ORDER BY id"
+        ).fetchall() == [("gone", 0, 0, None, None, None), ("old", 0, 0, None, None, None)]
+        assert s.db.execute_sql("SELECT error, output FROM attempt").fetchall() == [
+            ("exit code 1", None)]
+        job = s.claim("w1", 30.0)
+        assert (job.id, job.cwd, job.env, job.queue) == ("old", None, None, "default")
+        s.close()
+    finally:
+        drop_database(url)
+
+
 def test_upgrade_runs_each_missing_step_in_order(monkeypatch):
     url = fresh_database("upgrade")
     try:
-        PostgresStorage.open(url).close()  # version 1
-        monkeypatch.setitem(migrations.STEPS, 2, (
+        PostgresStorage.open(url).close()  # the current version
+        step = migrations.SCHEMA_VERSION + 1
+        monkeypatch.setitem(migrations.STEPS, step, (
             "ALTER TABLE worker ADD COLUMN note text",))
-        monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+        monkeypatch.setattr(migrations, "SCHEMA_VERSION", step)
         s = PostgresStorage.open(url)
-        assert s.db.execute_sql("SELECT version FROM queuectl_schema").fetchone()[0] == 2
+        assert s.db.execute_sql("SELECT version FROM queuectl_schema").fetchone()[0] == step
         s.db.execute_sql("SELECT note FROM worker")
         s.close()
         PostgresStorage.open(url).close()  # already there: nothing runs again

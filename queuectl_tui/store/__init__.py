@@ -21,14 +21,18 @@ from queuectl_tui.store.sql import (
     MODELS,
     STATES,
     Attempt,
+    Dependency,
     Job,
+    QueueControl,
+    Schedule,
     Setting,
     Worker,
 )
 
 __all__ = [
     "DATABASE_ID_KEY", "FINISHED_STATES", "LEASE_BOOT_KEY", "MODELS", "STATES", "Attempt",
-    "Job", "Setting", "Storage", "StoreError", "Worker", "current", "default_path",
+    "Dependency", "Job", "QueueControl", "Schedule", "Setting", "Storage", "StoreError",
+    "Worker", "current", "default_path",
     "is_database_url", "location_of", "open_store", "side_file", "url_has_secret",
 ]
 

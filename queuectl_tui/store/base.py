@@ -40,6 +40,31 @@ class ClaimedRow(NamedTuple):
     max_retries: int
     timeout: float | None
     started_at: float
+    cwd: str | None = None  # where to run it (None: the worker's folder)
+    env: str | None = None  # JSON object of variables for this job, or None
+    queue: str = "default"
+
+
+class NewJob(NamedTuple):
+    """One job for ``insert_jobs``. ``run_at`` None: the storage's now.
+
+    ``after``: ids of jobs that must complete first (existing jobs, or earlier
+    rows of the same call); ``unique_key``: skip this row while a live job
+    (pending, failed or running) holds the same key."""
+
+    id: str
+    command: str
+    queue: str
+    priority: int
+    max_retries: int
+    timeout: float | None
+    run_at: float | None
+    created_at: float
+    updated_at: float
+    cwd: str | None = None
+    env: str | None = None  # JSON text
+    unique_key: str | None = None
+    after: tuple[str, ...] = ()
 
 
 class Outcome(NamedTuple):
@@ -196,10 +221,16 @@ class Storage:
 
     # --- enqueue ---------------------------------------------------------------
 
-    def insert_jobs(self, rows: Sequence[tuple]) -> None:
+    def insert_jobs(self, rows: Sequence[NewJob]) -> dict[str, str]:
         """Insert pending jobs, all or none (raises one of ``integrity_errors`` on a
-        taken id). A row: (id, command, queue, priority, max_retries, timeout,
-        run_at or None for now, created_at, updated_at)."""
+        taken id, ``NotFound`` for an unknown ``after`` id).
+
+        A row whose ``unique_key`` a live job holds is skipped, not an error: the
+        answer maps each skipped row's id to the id of the job holding its key.
+        A row with ``after`` waits (``Job.waiting``) for those of its dependencies
+        that have not completed; each dependency's ``dependents`` is raised in the
+        same transaction, which also locks it against a finish in flight (see
+        the PostgreSQL migration, version 2)."""
         raise NotImplementedError
 
     # --- the worker's hot path -------------------------------------------------

@@ -49,7 +49,7 @@ import peewee
 
 from queuectl_tui.errors import StoreError
 from queuectl_tui.store import POSTGRES_EXTRA_HINT
-from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome, Waiter, WorkerRow
+from queuectl_tui.store.base import ClaimedRow, LeaseRow, NewJob, Outcome, Waiter, WorkerRow
 from queuectl_tui.store.migrations import postgres as migrations
 from queuectl_tui.store.sql import SqlStorage, database_proxy
 
@@ -311,10 +311,10 @@ def _claim_sql(worker: str, lease: str) -> str:
         f" started_at = {NOW}, updated_at = {NOW}, finished_at = NULL,"
         f" lease_expires_at = {NOW} + {lease}::float8"
         f" WHERE id = (SELECT id FROM job WHERE state IN ('pending', 'failed')"
-        f" AND run_at <= {NOW} ORDER BY priority DESC, run_at, created_at"
+        f" AND waiting = 0 AND run_at <= {NOW} ORDER BY priority DESC, run_at, created_at"
         f" LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        f" RETURNING id, command, attempts, max_retries, timeout, started_at,"
-        f" {_DURABLE} AS durable"
+        f" RETURNING id, command, attempts, max_retries, timeout, started_at, cwd, env,"
+        f" queue, {_DURABLE} AS durable"
     )
 
 
@@ -378,9 +378,10 @@ def finish_sql(failed: bool, out_bytes: bool, give_back: bool, claim: bool) -> s
             f" last_error = %(error)s, lease_expires_at = NULL {fence}"
             " RETURNING finished_at, run_at)",
             "tried AS (INSERT INTO attempt (job_id, number, worker_id, started_at,"
-            " finished_at, exit_code, error, retry_at) SELECT %(id)s, %(attempts)s,"
+            " finished_at, exit_code, error, retry_at, output) SELECT %(id)s, %(attempts)s,"
             " %(worker)s, %(started_at)s, finished_at, %(exit_code)s, %(error)s,"
-            " CASE WHEN %(delay)s::float8 IS NULL THEN NULL ELSE run_at END FROM done)",
+            f" CASE WHEN %(delay)s::float8 IS NULL THEN NULL ELSE run_at END, {output}"
+            " FROM done)",
         ]
     else:
         ctes = [
@@ -394,12 +395,11 @@ def finish_sql(failed: bool, out_bytes: bool, give_back: bool, claim: bool) -> s
             f" worker_id = NULL, started_at = NULL, lease_expires_at = NULL,"
             f" updated_at = {NOW} WHERE worker_id = %(worker)s AND state = 'processing'"
             " AND id IS DISTINCT FROM %(id)s)")
-    columns = "NULL, NULL, NULL, NULL, NULL, NULL"
+    columns = ", ".join(["NULL"] * len(ClaimedRow._fields))
     source = ""
     if claim:
         ctes.append("next AS (" + _claim_sql("%(worker)s", "%(lease)s") + ")")
-        columns = ("next.id, next.command, next.attempts, next.max_retries, next.timeout,"
-                   " next.started_at")
+        columns = ", ".join(f"next.{field}" for field in ClaimedRow._fields)
         # (joined on ``durable`` so that the claim's RETURNING is surely evaluated)
         source = " LEFT JOIN next ON next.durable IS NOT NULL"
     return (f"WITH {', '.join(ctes)} SELECT (SELECT finished_at FROM done), {NOW},"
@@ -443,11 +443,12 @@ ANY_RUNNING_SQL = ("SELECT EXISTS (SELECT 1 FROM job WHERE state = 'processing')
 # twice as fast as a pipelined executemany, and one change-trigger call.
 INSERT_JOBS_SQL = (
     "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
-    " run_at, created_at, updated_at) SELECT id, command, 'pending', queue, priority, 0,"
-    f" max_retries, timeout, coalesce(run_at, {NOW}), created_at, updated_at"
-    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[],"
-    " %s::float8[], %s::float8[], %s::float8[], %s::float8[])"
-    " AS t(id, command, queue, priority, max_retries, timeout, run_at, created_at, updated_at)"
+    " run_at, created_at, updated_at, cwd, env) SELECT id, command, 'pending', queue,"
+    f" priority, 0, max_retries, timeout, coalesce(run_at, {NOW}), created_at, updated_at,"
+    " cwd, env FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[],"
+    " %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::text[], %s::text[])"
+    " AS t(id, command, queue, priority, max_retries, timeout, run_at, created_at, updated_at,"
+    " cwd, env)"
 )
 INSERT_CHUNK = 10_000
 
@@ -659,15 +660,22 @@ class PostgresStorage(SqlStorage):
 
     # --- enqueue ---------------------------------------------------------------
 
-    def insert_jobs(self, rows: Sequence[tuple]) -> None:
+    def insert_jobs(self, rows: Sequence[NewJob]) -> dict[str, str]:
         """All or none, in one transaction; run_at None: the server's now."""
+        rows = [row if isinstance(row, NewJob) else NewJob(*row) for row in rows]
         if not rows:
-            return
+            return {}
+        if any(row.after or row.unique_key is not None for row in rows):
+            rows = [row if row.run_at is not None else row._replace(run_at=row.updated_at)
+                    for row in rows]  # updated_at: the server's clock (storage.now())
+            with self.db.atomic():
+                return self._insert_each(rows)
         with self._txn() as conn:
             for start in range(0, len(rows), INSERT_CHUNK):
-                columns = [list(column) for column in zip(*rows[start:start + INSERT_CHUNK],
-                                                          strict=True)]
+                chunk = [row[:11] for row in rows[start:start + INSERT_CHUNK]]
+                columns = [list(column) for column in zip(*chunk, strict=True)]
                 conn.execute(INSERT_JOBS_SQL, columns)
+        return {}
 
     # --- the worker's hot path -------------------------------------------------
 
@@ -683,7 +691,7 @@ class PostgresStorage(SqlStorage):
             except BaseException:
                 self._unsure.add(worker_id)
                 raise
-        return ClaimedRow(*row[:6]) if row else None
+        return ClaimedRow(*row[:len(ClaimedRow._fields)]) if row else None
 
     def _give_back_lost_claims(self, conn, worker_id: str, keep: str | None) -> None:
         """After a claim whose answer was lost (the connection dropped after the

@@ -17,7 +17,8 @@ from contextlib import AbstractContextManager
 import peewee
 from peewee import FloatField, ForeignKeyField, IntegerField, Model, TextField
 
-from queuectl_tui.store.base import Storage, WorkerRow
+from queuectl_tui.errors import InvalidInput, NotFound
+from queuectl_tui.store.base import NewJob, Storage, WorkerRow
 
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
 FINISHED_STATES = ("completed", "dead", "cancelled")
@@ -63,6 +64,11 @@ class Job(BaseModel):
     exit_code = IntegerField(null=True)
     last_error = TextField(null=True)
     output = TextField(null=True)
+    cwd = TextField(null=True)  # where the command runs; null: the worker's folder
+    env = TextField(null=True)  # JSON object of variables set for this job only
+    waiting = IntegerField(default=0)  # unmet dependencies (claimable only at 0)
+    dependents = IntegerField(default=0)  # edges pointing here (the unblock trigger's gate)
+    unique_key = TextField(null=True)  # at most one live job per key (job_unique_key)
 
 
 class Attempt(BaseModel):
@@ -76,6 +82,7 @@ class Attempt(BaseModel):
     exit_code = IntegerField(null=True)
     error = TextField(null=True)
     retry_at = FloatField(null=True)  # when the job was rescheduled to, after a failure
+    output = TextField(null=True)  # that run's output (failed runs; the last is on the job)
 
 
 class Worker(BaseModel):
@@ -101,7 +108,48 @@ class Setting(BaseModel):
     value = TextField()
 
 
-MODELS = (Job, Attempt, Worker, Setting)
+class Dependency(BaseModel):
+    """``job`` starts only after ``after`` completed; ``met`` once it has (see the
+    ``job_unblock`` trigger in the migrations, which keeps ``Job.waiting``)."""
+
+    job = ForeignKeyField(Job, backref="dependency_rows", on_delete="CASCADE")
+    after_id = TextField()  # not a foreign key: a purged dependency leaves its edge
+    met = IntegerField(default=0)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("job", "after_id")
+
+
+class QueueControl(BaseModel):
+    """A queue's cap and pause (a row only for queues that have either)."""
+
+    name = TextField(primary_key=True)
+    concurrency = IntegerField(default=0)  # 0: no cap
+    paused = IntegerField(default=0)
+
+
+class Schedule(BaseModel):
+    """A recurring job: a cron expression and the job it enqueues when it fires."""
+
+    name = TextField(primary_key=True)
+    cron = TextField()
+    command = TextField()
+    queue = TextField(default="default")
+    priority = IntegerField(default=0)
+    timeout = FloatField(null=True)
+    max_retries = IntegerField(null=True)
+    tz = TextField(null=True)
+    cwd = TextField(null=True)
+    env = TextField(null=True)
+    paused = IntegerField(default=0)
+    next_at = FloatField()
+    last_at = FloatField(null=True)
+    last_job_id = TextField(null=True)
+    created_at = FloatField()
+    updated_at = FloatField()
+
+
+MODELS = (Job, Attempt, Worker, Setting, Dependency, QueueControl, Schedule)
 
 
 class SqlStorage(Storage):
@@ -123,6 +171,54 @@ class SqlStorage(Storage):
                            column)
         return (text.alias("output"),
                 peewee.fn.octet_length(column).coerce(False).alias("output_bytes"))
+
+    # --- enqueue: the rows with a unique key or dependencies ---------------------
+
+    def _insert_each(self, rows: Sequence[NewJob]) -> dict[str, str]:
+        """Row by row, in order (a row may wait for an earlier one), inside the
+        caller's transaction: the slow path of ``insert_jobs``, written once in
+        statements both dialects read. ``run_at`` is already filled in."""
+        p = self.db.param
+        live = "state IN ('pending', 'failed', 'processing')"
+        insert = (
+            "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries,"
+            " timeout, run_at, created_at, updated_at, cwd, env, unique_key) VALUES"
+            f" ({p}, {p}, 'pending', {p}, {p}, 0, {', '.join([p] * 8)})"
+            f" ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {live} DO NOTHING"
+        )
+        skipped: dict[str, str] = {}
+        for row in rows:
+            if row.id in row.after:
+                raise InvalidInput(f"job {row.id!r} cannot wait for itself")
+            if self.db.execute_sql(insert, (*row[:11], row.unique_key)).rowcount == 0:
+                skipped[row.id] = self.db.execute_sql(
+                    f"SELECT id FROM job WHERE unique_key = {p} AND {live}",
+                    (row.unique_key,)).fetchone()[0]
+                continue
+            if row.after:
+                self._add_dependencies(row.id, row.after)
+        return skipped
+
+    def _add_dependencies(self, job_id: str, after: Sequence[str]) -> None:
+        """Raising ``dependents`` locks each dependency's row: a finish in flight
+        commits first (and we read it completed), or waits for our commit (and its
+        unblock trigger sees our edges)."""
+        p = self.db.param
+        marks = ", ".join([p] * len(after))
+        found = dict(self.db.execute_sql(
+            f"UPDATE job SET dependents = dependents + 1 WHERE id IN ({marks})"
+            " RETURNING id, state", tuple(after)).fetchall())
+        missing = [dep for dep in after if dep not in found]
+        if missing:
+            raise NotFound(f"dependency {missing[0]!r} does not exist")
+        unmet = sum(1 for dep in after if found[dep] != "completed")
+        if unmet:
+            self.db.execute_sql(f"UPDATE job SET waiting = {p} WHERE id = {p}",
+                                (unmet, job_id))
+        for dep in after:
+            self.db.execute_sql(
+                f"INSERT INTO dependency (job_id, after_id, met) VALUES ({p}, {p}, {p})",
+                (job_id, dep, int(found[dep] == "completed")))
 
     # --- settings ------------------------------------------------------------
 

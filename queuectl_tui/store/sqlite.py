@@ -23,7 +23,7 @@ from peewee import SqliteDatabase
 from queuectl_tui import files
 from queuectl_tui.errors import StoreError
 from queuectl_tui.host import hostname
-from queuectl_tui.store.base import ClaimedRow, LeaseRow, Outcome, Waiter
+from queuectl_tui.store.base import ClaimedRow, LeaseRow, NewJob, Outcome, Waiter
 from queuectl_tui.store.migrations import sqlite as migrations
 from queuectl_tui.store.sql import SqlStorage, database_proxy
 from queuectl_tui.timeutil import boot_id, lease_clock, now
@@ -335,10 +335,15 @@ CLAIM_SQL = (
     "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = ?1,"
     " started_at = ?2, updated_at = ?2, finished_at = NULL, lease_expires_at = ?3"
     " WHERE id = (SELECT id FROM job INDEXED BY job_runnable"
-    " WHERE state IN ('pending', 'failed') AND run_at <= ?2"
+    " WHERE state IN ('pending', 'failed') AND waiting = 0 AND run_at <= ?2"
     " ORDER BY priority DESC, run_at, created_at LIMIT 1)"
-    " RETURNING id, command, attempts, max_retries, timeout"
+    " RETURNING id, command, attempts, max_retries, timeout, cwd, env, queue"
 )
+
+
+def _claimed(row: tuple, stamp: float) -> ClaimedRow:
+    job_id, command, attempts, max_retries, timeout, cwd, env, queue = row
+    return ClaimedRow(job_id, command, attempts, max_retries, timeout, stamp, cwd, env, queue)
 
 # Every write by a worker to its job is fenced by (worker_id, attempts, state):
 # if the lease was lost and the job taken back, or the job was cancelled, the
@@ -376,7 +381,7 @@ RENEW_SQL = "UPDATE job SET lease_expires_at = ?" + _FENCE
 
 ATTEMPT_SQL = (
     "INSERT INTO attempt (job_id, number, worker_id, started_at, finished_at, exit_code,"
-    " error, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " error, retry_at, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))"
 )
 
 # A negative (suspect) lease is below any clock reading: these find both kinds.
@@ -398,7 +403,8 @@ ANY_WORKER_SQL = "SELECT 1 FROM worker LIMIT 1"
 
 BULK_INSERT_SQL = (
     "INSERT INTO job (id, command, state, queue, priority, attempts, max_retries, timeout,"
-    " run_at, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?)"
+    " run_at, created_at, updated_at, cwd, env)"
+    " VALUES (?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 HEARTBEAT_SQL = (
@@ -522,13 +528,16 @@ class SqliteStorage(SqlStorage):
 
     # --- enqueue ---------------------------------------------------------------
 
-    def insert_jobs(self, rows: Sequence[tuple]) -> None:
+    def insert_jobs(self, rows: Sequence[NewJob]) -> dict[str, str]:
         # run_at None: now, the enqueue's own stamp (updated_at), on this one clock.
-        if any(row[6] is None for row in rows):
-            rows = [row if row[6] is not None else (*row[:6], row[8], *row[7:])
-                    for row in rows]
+        rows = [row if isinstance(row, NewJob) else NewJob(*row) for row in rows]
+        rows = [row if row.run_at is not None else row._replace(run_at=row.updated_at)
+                for row in rows]
         with self.db.atomic():
-            self.db.cursor().executemany(BULK_INSERT_SQL, rows)
+            if any(row.after or row.unique_key is not None for row in rows):
+                return self._insert_each(rows)
+            self.db.cursor().executemany(BULK_INSERT_SQL, [row[:11] for row in rows])
+        return {}
 
     # --- the worker's hot path -------------------------------------------------
 
@@ -540,7 +549,7 @@ class SqliteStorage(SqlStorage):
         rows = self.db.connection().execute(
             CLAIM_SQL, (worker_id, stamp, lease_clock() + lease_seconds)
         ).fetchall()  # to the end: the change commits when the statement finishes
-        return ClaimedRow(*rows[0], started_at=stamp) if rows else None
+        return _claimed(rows[0], stamp) if rows else None
 
     def finish(self, job: ClaimedRow, worker_id: str, outcome: Outcome,
                claim_lease: float | None) -> tuple[bool, float, ClaimedRow | None]:
@@ -569,12 +578,13 @@ class SqliteStorage(SqlStorage):
                 # adds it to the timeline. Under contention the extra row, with its
                 # foreign-key check, cost ~40% of a job's database time.
                 conn.execute(ATTEMPT_SQL, (job.id, job.attempts, worker_id, job.started_at,
-                                           stamp, outcome.exit_code, error, retry_at))
+                                           stamp, outcome.exit_code, error, retry_at,
+                                           outcome.output))
             if claim_lease is not None:
                 rows = conn.execute(CLAIM_SQL,
                                     (worker_id, stamp, lease_clock() + claim_lease)).fetchall()
                 if rows:
-                    following = ClaimedRow(*rows[0], started_at=stamp)
+                    following = _claimed(rows[0], stamp)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -617,7 +627,8 @@ class SqliteStorage(SqlStorage):
             if cursor.rowcount != 1:
                 return False  # renewed, or recovered meanwhile by another process
             self.db.execute_sql(ATTEMPT_SQL, (row.id, row.attempts, row.worker_id,
-                                              row.started_at, stamp, None, error, retry_at))
+                                              row.started_at, stamp, None, error, retry_at,
+                                              None))
         return True
 
     def anything_running(self) -> bool:

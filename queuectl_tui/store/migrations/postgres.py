@@ -29,7 +29,7 @@ from typing import Any
 
 from queuectl_tui.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_KEY = 0x5143544C  # "QCTL", like SQLite's application_id
 VERSION_TABLE = "queuectl_schema"
 
@@ -133,8 +133,100 @@ _V1 = (
     " VALUES (0, extract(epoch FROM clock_timestamp()))",
 )
 
+
+def _changes_triggers(table: str) -> tuple[str, ...]:
+    """Version 1's change-detection triggers (see ``queuectl_changed``), for a new table."""
+    return tuple(
+        f"CREATE TRIGGER {table}_{event.lower()}d AFTER {event} ON {table}"
+        f" REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS"
+        f" {'changed_rows_old' if event == 'DELETE' else 'changed_rows'}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION queuectl_changed()"
+        for event in ("INSERT", "UPDATE", "DELETE"))
+
+
+# Version 2: SQLite schema 5 (see there for the why of each piece): named queues
+# (``queue_control``), dependencies, cwd/env, unique jobs, schedules, each failed
+# attempt's output.
+#
+# The unblock trigger is PL/pgSQL on purpose: in READ COMMITTED each statement
+# in a volatile function takes a fresh snapshot, so it sees edges that an
+# enqueue committed while the finishing statement waited for the dependency's
+# row lock (an enqueue with --after locks its dependencies by bumping their
+# ``dependents``). A CTE in the finishing statement would read the statement's
+# older snapshot and could miss such an edge, leaving its job waiting forever.
+# It NOTIFYs the workers' channel when a job becomes runnable.
+_V2 = (
+    "ALTER TABLE job ADD COLUMN cwd text",
+    "ALTER TABLE job ADD COLUMN env text",
+    "ALTER TABLE job ADD COLUMN waiting integer NOT NULL DEFAULT 0",
+    "ALTER TABLE job ADD COLUMN dependents integer NOT NULL DEFAULT 0",
+    "ALTER TABLE job ADD COLUMN unique_key text",
+    "ALTER TABLE attempt ADD COLUMN output text",
+    """CREATE TABLE dependency (
+        job_id text COLLATE "C" NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        after_id text COLLATE "C" NOT NULL,
+        met integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, after_id)
+    )""",
+    "CREATE INDEX dependency_after ON dependency (after_id, met)",
+    """CREATE TABLE queue_control (
+        name text PRIMARY KEY,
+        concurrency integer NOT NULL DEFAULT 0,
+        paused integer NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE schedule (
+        name text PRIMARY KEY,
+        cron text NOT NULL,
+        command text NOT NULL,
+        queue text NOT NULL DEFAULT 'default',
+        priority integer NOT NULL DEFAULT 0,
+        timeout double precision,
+        max_retries integer,
+        tz text,
+        cwd text,
+        env text,
+        paused integer NOT NULL DEFAULT 0,
+        next_at double precision NOT NULL,
+        last_at double precision,
+        last_job_id text,
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL
+    )""",
+    "DROP INDEX job_runnable",
+    "CREATE INDEX job_runnable ON job (priority DESC, run_at, created_at)"
+    " WHERE state IN ('pending', 'failed') AND waiting = 0",
+    "CREATE UNIQUE INDEX job_unique_key ON job (unique_key)"
+    " WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')",
+    """CREATE FUNCTION queuectl_unblock() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        freed integer;
+    BEGIN
+        WITH met AS (
+            UPDATE dependency SET met = 1 WHERE after_id = NEW.id AND met = 0
+            RETURNING job_id
+        ), lowered AS (
+            UPDATE job SET waiting = job.waiting - 1 FROM met WHERE job.id = met.job_id
+            RETURNING job.waiting, job.state
+        )
+        SELECT count(*) INTO freed FROM lowered
+        WHERE waiting = 0 AND state IN ('pending', 'failed');
+        IF freed > 0 THEN
+            PERFORM pg_notify('queuectl_' || left(regexp_replace(value, '[^a-zA-Z0-9]', '',
+                              'g'), 40), '')
+            FROM setting WHERE key = 'database_id';
+        END IF;
+        RETURN NULL;
+    END
+    $$""",
+    "CREATE TRIGGER job_unblock AFTER UPDATE OF state ON job FOR EACH ROW"
+    " WHEN (NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.dependents > 0)"
+    " EXECUTE FUNCTION queuectl_unblock()",
+    *_changes_triggers("queue_control"),
+    *_changes_triggers("schedule"),
+)
+
 # version -> the statements that bring a database from version-1 to version.
-STEPS: dict[int, tuple[str, ...]] = {1: _V1}
+STEPS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 # Which of our tables exist in the current schema: read from pg_tables with the
 # statement's own snapshot (to_regclass goes through the backend's catalog cache,

@@ -24,6 +24,10 @@ History (versions as shipped on main; see tests/data/sqlite/README.md):
 3. (8875ec8, indexes as of a000f05) application id, ``worker.doorbell``, sort indexes;
 4. the sort indexes of every version-3 file made the same (version 3 shipped
    with three different sets).
+5. named queues (``queue_control``), dependencies (``dependency``, ``job.waiting``,
+   ``job.dependents``, the ``job_unblock`` trigger), where a job runs (``job.cwd``,
+   ``job.env``), unique jobs (``job.unique_key``), schedules (``schedule``), and
+   each failed attempt's output (``attempt.output``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # PRAGMA application_id of every queuectl database ("QCTL"): set by step 3 and CREATE.
 APPLICATION_ID = 0x5143544C
 
@@ -144,16 +148,75 @@ _TO_4: tuple[str, ...] = (
     *_SORT_INDEXES,
 )
 
-STEPS: dict[int, Step] = {1: _TO_1, 2: _TO_2, 3: _to_3, 4: _TO_4}
+# --- Version 5: the workflow features (named queues with caps and pause,
+# dependencies, cwd/env, unique jobs, schedules, each attempt's output).
+#
+# Dependencies: ``waiting`` counts a job's unmet ``dependency`` edges, and the
+# claim's partial index holds only jobs with ``waiting = 0``, so a waiting job
+# costs a claim nothing. An edge is met once, when its job first completes
+# (``met``): a restarted dependency that completes again frees nobody twice.
+# ``dependents`` counts the edges pointing at a job, so the trigger that meets
+# them fires only for the rare job that has any, never for a plain ``true``.
+_JOB_COLUMNS_5 = ('"cwd" TEXT', '"env" TEXT', '"waiting" INTEGER NOT NULL DEFAULT 0',
+                  '"dependents" INTEGER NOT NULL DEFAULT 0', '"unique_key" TEXT')
+_DEPENDENCY = (
+    'CREATE TABLE "dependency" ("job_id" TEXT NOT NULL, "after_id" TEXT NOT NULL,'
+    ' "met" INTEGER NOT NULL DEFAULT 0, PRIMARY KEY ("job_id", "after_id"),'
+    ' FOREIGN KEY ("job_id") REFERENCES "job" ("id") ON DELETE CASCADE) WITHOUT ROWID'
+)
+_DEPENDENCY_AFTER = 'CREATE INDEX "dependency_after" ON "dependency" ("after_id", "met")'
+# One row per queue that has a cap or is paused (a queue exists by its jobs).
+_QUEUE_CONTROL = (
+    'CREATE TABLE "queue_control" ("name" TEXT NOT NULL PRIMARY KEY,'
+    ' "concurrency" INTEGER NOT NULL DEFAULT 0, "paused" INTEGER NOT NULL DEFAULT 0)'
+)
+_SCHEDULE = (
+    'CREATE TABLE "schedule" ("name" TEXT NOT NULL PRIMARY KEY, "cron" TEXT NOT NULL,'
+    ' "command" TEXT NOT NULL, "queue" TEXT NOT NULL DEFAULT \'default\','
+    ' "priority" INTEGER NOT NULL DEFAULT 0, "timeout" REAL, "max_retries" INTEGER,'
+    ' "tz" TEXT, "cwd" TEXT, "env" TEXT, "paused" INTEGER NOT NULL DEFAULT 0,'
+    ' "next_at" REAL NOT NULL, "last_at" REAL, "last_job_id" TEXT,'
+    ' "created_at" REAL NOT NULL, "updated_at" REAL NOT NULL)'
+)
+_JOB_RUNNABLE_5 = (
+    "CREATE INDEX job_runnable ON job (priority DESC, run_at, created_at)"
+    " WHERE state IN ('pending', 'failed') AND waiting = 0"
+)
+# At most one live job per key: a job leaves the index when it finishes.
+_JOB_UNIQUE_KEY = (
+    "CREATE UNIQUE INDEX job_unique_key ON job (unique_key)"
+    " WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing')"
+)
+_JOB_UNBLOCK = (
+    "CREATE TRIGGER job_unblock AFTER UPDATE OF state ON job"
+    " WHEN NEW.state = 'completed' AND OLD.state <> 'completed' AND NEW.dependents > 0"
+    " BEGIN"
+    " UPDATE job SET waiting = waiting - 1 WHERE id IN"
+    " (SELECT job_id FROM dependency WHERE after_id = NEW.id AND met = 0);"
+    " UPDATE dependency SET met = 1 WHERE after_id = NEW.id AND met = 0;"
+    " END"
+)
+_TO_5: tuple[str, ...] = (
+    *(f'ALTER TABLE "job" ADD COLUMN {column}' for column in _JOB_COLUMNS_5),
+    'ALTER TABLE "attempt" ADD COLUMN "output" TEXT',
+    _DEPENDENCY, _DEPENDENCY_AFTER, _QUEUE_CONTROL, _SCHEDULE,
+    "DROP INDEX job_runnable", _JOB_RUNNABLE_5, _JOB_UNIQUE_KEY, _JOB_UNBLOCK,
+)
+
+STEPS: dict[int, Step] = {1: _TO_1, 2: _TO_2, 3: _to_3, 4: _TO_4, 5: _TO_5}
 
 # A new database at SCHEMA_VERSION, in one go (same order as a file made by the
 # shipped version 3, so sqlite_master lists the same objects in the same order).
 CREATE: tuple[str, ...] = (
     f"PRAGMA application_id = {APPLICATION_ID}",
-    _JOB, _ATTEMPT, _ATTEMPT_JOB_ID, _SETTING,
+    _JOB[:-1] + "".join(f", {column}" for column in _JOB_COLUMNS_5) + ")",
+    _ATTEMPT.replace(' "retry_at" REAL,', ' "retry_at" REAL, "output" TEXT,'),
+    _ATTEMPT_JOB_ID, _SETTING,
     f'CREATE TABLE "worker" ({_WORKER_COLUMNS}, "doorbell" TEXT)',
-    _JOB_RUNNABLE, _JOB_STATE_CREATED, _JOB_CREATED,
+    _JOB_STATE_CREATED, _JOB_CREATED,
     *_SORT_INDEXES,
+    _DEPENDENCY, _DEPENDENCY_AFTER, _QUEUE_CONTROL, _SCHEDULE,
+    _JOB_RUNNABLE_5, _JOB_UNIQUE_KEY, _JOB_UNBLOCK,
 )
 
 
