@@ -32,6 +32,7 @@ from queuectl_tui.store.base import ClaimedRow, LeaseRow, NewJob, Outcome
 
 if TYPE_CHECKING:
     from queuectl_tui.jobspec import JobSpec
+    from queuectl_tui.schedules import ScheduleBook
 
 # The job states in display order, for the faces: the TUI gets them here, as it
 # gets everything else from the domain, never from the store.
@@ -625,6 +626,17 @@ class JobQueue:
         """A number that changes whenever anyone commits to this database: the
         TUI's cheap "did anything change?" before it counts a million rows."""
         return self.storage.data_version()
+
+    # --- recurring jobs (schedules.py) ---------------------------------------
+
+    @functools.cached_property
+    def schedules(self) -> ScheduleBook:
+        """This database's schedules (``schedules.ScheduleBook``): add, list, pause,
+        resume, remove, run now, and the firing that workers do. Loaded on first
+        use: commands that never touch a schedule do not import cron code."""
+        from queuectl_tui.schedules import ScheduleBook
+
+        return ScheduleBook(self)
 
 
 # Columns a listing may be sorted by (the TUI's column headers).

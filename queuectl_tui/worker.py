@@ -82,6 +82,8 @@ class Worker:
         self.database_id: str | None = None
         self.config = Config()
         self.next_housekeeping = 0.0
+        self.next_schedule = 0.0  # monotonic: when the earliest schedule comes due
+        self.schedule_problems: set[str] = set()  # said once each
         self.outage_since: float | None = None  # monotonic start of the current outage
         self.outage_logged = 0.0
         self.outage_said: set[str] = set()  # what the log said in the current outage
@@ -131,8 +133,9 @@ class Worker:
                         lambda: self.queue.claim(self.id, self.config.lease_seconds)
                     )
                     if job is None:
+                        wake_at = min(self.next_housekeeping, self.next_schedule)
                         self.sleep(min(self.config.poll_interval,
-                                       max(self.next_housekeeping - time.monotonic(), 0.0)))
+                                       max(wake_at - time.monotonic(), 0.0)))
                         continue
                 job = self.execute(job)
         except _Stopped:
@@ -161,6 +164,8 @@ class Worker:
     def housekeeping_if_due(self) -> None:
         if time.monotonic() >= self.next_housekeeping:
             self.housekeeping()
+        elif time.monotonic() >= self.next_schedule:
+            self.fire_schedules()
 
     def housekeeping(self) -> None:
         if not self.storage.still_there():
@@ -182,6 +187,24 @@ class Worker:
         for job_id in self.queue.recover_expired():
             self.log(f"job {job_id}: its worker stopped responding; taken back")
         self.storage.maintain()  # SQLite: keep the WAL bounded (issue 9, item 8)
+        self.fire_schedules()
+
+    def fire_schedules(self) -> None:
+        """Enqueue the jobs of the schedules that are due (the database lets one
+        worker of all fire each occurrence: see schedules.py), and wake up when
+        the next one is due rather than a poll later. Every housekeeping calls
+        this; so does the loop when that moment comes."""
+        fired, problems, wait = self.queue.schedules.fire_due()
+        for one in fired:
+            self.log(one.line())
+        for problem in problems:
+            if problem not in self.schedule_problems:
+                self.schedule_problems.add(problem)
+                self.log(problem)
+        # A schedule due that could not be fired here (wait <= 0) is tried again at
+        # the next housekeeping, not in a loop.
+        self.next_schedule = (time.monotonic() + wait if wait is not None and wait > 0
+                              else float("inf"))
 
     # --- one job -------------------------------------------------------------
 

@@ -74,6 +74,7 @@ COMMANDS = {
     "metrics": "queuectl_tui.cli.metrics:metrics",
     "export": "queuectl_tui.cli.transfer:export_jobs",
     "import": "queuectl_tui.cli.transfer:import_jobs",
+    "schedule": "queuectl_tui.cli.schedules:schedule",
 }
 
 

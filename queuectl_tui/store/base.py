@@ -275,6 +275,14 @@ class Storage:
         """Any running job or registered worker (cheap)."""
         raise NotImplementedError
 
+    # --- schedules -------------------------------------------------------------
+
+    def schedule_horizon(self) -> tuple[float | None, float]:
+        """The earliest ``next_at`` of an unpaused schedule (None: there is none)
+        and ``now()``, in one round trip: what every worker asks about once a
+        second, so it must cost next to nothing when nothing is due."""
+        raise NotImplementedError
+
     # --- workers ---------------------------------------------------------------
 
     def register_worker(self, row: WorkerRow) -> None:

@@ -453,6 +453,9 @@ INSERT_JOBS_SQL = (
 INSERT_CHUNK = 10_000
 
 CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
+# What a worker asks about the schedules each second (ScheduleBook.fire_due).
+SCHEDULE_HORIZON_SQL = ("SELECT (SELECT min(next_at) FROM schedule WHERE paused = 0),"
+                        " extract(epoch FROM clock_timestamp())::float8")
 
 SET_SETTING_SQL = ("INSERT INTO setting (key, value) VALUES (%s, %s)"
                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
@@ -641,6 +644,11 @@ class PostgresStorage(SqlStorage):
 
     def clock_epoch(self) -> str | None:
         return None
+
+    def schedule_horizon(self) -> tuple[float | None, float]:
+        """The earliest due schedule and the server's clock in one round trip."""
+        earliest, stamp = self._conn().execute(SCHEDULE_HORIZON_SQL).fetchone()
+        return earliest, stamp
 
     # --- settings (its own connection: the models follow the store opened last) ---
 

@@ -33,6 +33,9 @@ DATABASE_ID_KEY = "database_id"
 # mean nothing now.
 LEASE_BOOT_KEY = "lease_boot"
 
+# The earliest due time of the schedules that fire (schedules.ScheduleBook.fire_due).
+SCHEDULE_HORIZON_SQL = "SELECT min(next_at) FROM schedule WHERE paused = 0"
+
 # Models are bound to a database when a store is opened (see ``open_store``).
 database_proxy = peewee.DatabaseProxy()
 
@@ -235,6 +238,14 @@ class SqlStorage(Storage):
 
     def add_setting(self, key: str, value: str) -> None:
         Setting.insert(key=key, value=value).on_conflict_ignore().execute()
+
+    # --- schedules -----------------------------------------------------------
+
+    def schedule_horizon(self) -> tuple[float | None, float]:
+        """Fixed SQL on the storage's own connection (a process may hold several
+        stores; the models follow the one opened last)."""
+        row = self.db.execute_sql(SCHEDULE_HORIZON_SQL).fetchone()
+        return row[0], self.now()
 
     # --- workers -------------------------------------------------------------
 
