@@ -25,13 +25,6 @@ class AppContext:
         self.db_path = db_path
         self._queue = None
 
-    def use_database(self, db_path: str) -> None:
-        """Point at another database (a ``--db`` after the command name). Only before
-        the store is opened: a command body must never see two databases."""
-        if self._queue is not None:
-            raise RuntimeError("the database is already open")
-        self.db_path = db_path
-
     @property
     def queue(self):
         if self._queue is None:
@@ -40,6 +33,13 @@ class AppContext:
             self._queue = JobQueue.open(self.db_path)
             self._queue.recover_expired_if_writable()
         return self._queue
+
+    def use_database(self, db_path: str) -> None:
+        """Point at another database (a ``--db`` after the command name). Only before
+        the store is opened: a command body must never see two databases."""
+        if self._queue is not None:
+            raise RuntimeError("the database is already open")
+        self.db_path = db_path
 
 
 pass_app = click.make_pass_decorator(AppContext)
