@@ -36,6 +36,7 @@ the floor: what the jobs alone cost. From these the table derives the ceiling
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -357,6 +358,15 @@ def run_pgqueuer(library: bpq.Library, server: str, jobs: int, workers: int,
     return costs
 
 
+def with_batch(library: bpq.Library, size: int) -> bpq.Library:
+    """pgqueuer fetching (and flushing statuses) `size` jobs at a time instead of 10."""
+    default = 'pgqueuer.run("tasks:factory")'
+    if default not in library.tasks:
+        raise bpq.BenchError("bench_pg_queues' pgqueuer task file changed: no batch option")
+    return dataclasses.replace(library, tasks=library.tasks.replace(
+        default, f'pgqueuer.run("tasks:factory", batch_size={size})'))
+
+
 def run_queuectl(server: str, jobs: int, workers: int, folder: str) -> Costs:
     command = bpq._queuectl()
 
@@ -440,22 +450,21 @@ SPAWN_ROWS = ("workers_ms", "job_procs_ms", "total_ms", "machine_ms", "span_ms",
               "jobs_per_s", "ceiling_jobs_per_s", "cores_busy")
 
 
-def summarise(rounds: list[dict[str, Costs]]) -> dict:
+def summarise(rounds: list[dict[str, Costs]], target: float | None) -> dict:
     names = list(rounds[0])
     figures = {key: {name: statistics.median(r[key].per_job()[name] for r in rounds)
                      for name in rounds[0][key].per_job()} for key in names}
-    spawn, theirs = (figures[k] for k in ("spawn", "pgqueuer"))
-    cores = os.cpu_count() or 1
-    target = 2 * theirs["jobs_per_s"]
-    budget_ms = 1000 * cores / target
+    spawn, theirs = figures["spawn"], figures["pgqueuer"]
+    targets = {"2x pgqueuer (span, this run)": 2 * theirs["jobs_per_s"],
+               "2x pgqueuer (start->recorded, this run)": 2000 / theirs["recorded_ms"]}
+    if target:
+        targets["given target"] = target
     return {
         "labels": {k: rounds[0][k].name for k in names}, "figures": figures,
-        "cores": cores, "rounds": len(rounds),
-        "target_jobs_per_s": target, "budget_ms": budget_ms,
+        "cores": os.cpu_count() or 1, "rounds": len(rounds), "targets": targets,
         "floor_ms": spawn["total_ms"],
-        "overhead_allowed_ms": budget_ms - spawn["total_ms"],
         "overhead_ms": {k: figures[k]["total_ms"] - spawn["total_ms"]
-                        for k in ("pgqueuer", "queuectl")},
+                        for k in names if k != "spawn"},
     }
 
 
@@ -471,18 +480,18 @@ def table(s: dict, jobs: int, workers: int) -> str:
             empty = k == "spawn" and name not in SPAWN_ROWS
             cells.append(f"{'-' if empty else fmt.format(value):>24}")
         lines.append(f"{label:38}" + "".join(cells))
-    q, t = s["overhead_ms"]["queuectl"], s["overhead_ms"]["pgqueuer"]
-    lines += [
-        "",
-        f"2x pgqueuer = {s['target_jobs_per_s']:,.0f} jobs/s -> at most "
-        f"{s['budget_ms']:.3f} ms CPU per job on {s['cores']} cores",
-        f"the jobs alone (spawn only) take {s['floor_ms']:.3f} ms -> queue overhead "
-        f"(server + worker beyond the spawn) must be <= {s['overhead_allowed_ms']:.3f} ms",
-        f"queue overhead now: queuectl {q:.3f} ms, pgqueuer {t:.3f} ms "
-        f"(queuectl would need to cut {q - s['overhead_allowed_ms']:.3f} ms, "
-        f"{100 * (1 - s['overhead_allowed_ms'] / q):.0f} % of its overhead)"
-        if q > 0 else "",
-    ]
+    others = ", ".join(f"{s['labels'][k]} {v:.3f} ms" for k, v in s["overhead_ms"].items()
+                       if k != "queuectl")
+    lines += ["", f"the jobs alone (spawn only) take {s['floor_ms']:.3f} ms CPU; queue overhead "
+              f"(total less that): queuectl {s['overhead_ms']['queuectl']:.3f} ms, {others}"]
+    for why, target in s["targets"].items():
+        budget = 1000 * s["cores"] / target
+        allowed = budget - s["floor_ms"]
+        cut = s["overhead_ms"]["queuectl"] - allowed
+        lines.append(f"{why} = {target:,.0f} jobs/s -> <= {budget:.3f} ms CPU per job on "
+                     f"{s['cores']} cores -> queue overhead <= {allowed:.3f} ms "
+                     f"(queuectl: cut {cut:.3f} ms, "
+                     f"{100 * cut / s['overhead_ms']['queuectl']:.0f} % of its overhead)")
     return "\n".join(lines)
 
 
@@ -494,6 +503,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat in turns; medians are reported")
+    parser.add_argument("--pgqueuer-batch", type=int, metavar="N",
+                        help="also run pgqueuer with batch_size N (its default: 10)")
+    parser.add_argument("--target", type=float, metavar="JOBS_PER_S",
+                        help="also show the CPU budget of this rate (e.g. 1740: 2x "
+                             "pgqueuer's wall rate on a quiet run)")
     parser.add_argument("--venv-dir", help="keep pgqueuer's virtualenv here for the next run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -509,16 +523,21 @@ def main() -> None:
         rounds = []
         for n in range(args.rounds):
             say(f"round {n + 1}/{args.rounds}: spawn only, pgqueuer, queuectl …")
-            rounds.append({
-                "spawn": run_spawn_only(args.jobs, args.workers),
-                "pgqueuer": run_pgqueuer(library, args.pg, args.jobs, args.workers, folder),
-                "queuectl": run_queuectl(args.pg, args.jobs, args.workers, folder),
-            })
+            costs = {"spawn": run_spawn_only(args.jobs, args.workers),
+                     "pgqueuer": run_pgqueuer(library, args.pg, args.jobs, args.workers,
+                                              folder)}
+            if args.pgqueuer_batch:
+                costs["pgqueuer_batch"] = run_pgqueuer(
+                    with_batch(library, args.pgqueuer_batch), args.pg, args.jobs,
+                    args.workers, folder)
+                costs["pgqueuer_batch"].name += f" batch {args.pgqueuer_batch}"
+            costs["queuectl"] = run_queuectl(args.pg, args.jobs, args.workers, folder)
+            rounds.append(costs)
     except bpq.BenchError as exc:
         sys.exit(f"pg_cpu_budget: {exc}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    summary = summarise(rounds)
+    summary = summarise(rounds, args.target)
     print(json.dumps(summary, indent=2) if args.json else
           table(summary, args.jobs, args.workers))
 
