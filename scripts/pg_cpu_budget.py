@@ -1,36 +1,44 @@
 #!/usr/bin/env python3
-"""Where the CPU goes per job, queuectl on PostgreSQL against pgqueuer, and the ceiling that sets.
+"""Where the CPU goes per job (queuectl on PostgreSQL, pgqueuer), and the ceiling that sets.
 
     python scripts/pg_cpu_budget.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-        [--jobs 1000] [--workers 2] [--rounds 1] [--venv-dir DIR] [--json]
+        [--jobs 1000] [--workers 2] [--rounds 1] [--pgqueuer-batch N] [--target JOBS_PER_S]
+        [--venv-dir DIR] [--json]
 
-Runtime: ~20 s per round with --venv-dir reusing pgqueuer's virtualenv.
+Runtime: ~25 s per round with --venv-dir reusing pgqueuer's virtualenv
+(~10 s more with --pgqueuer-batch).
 
 On a 2-core machine a queue cannot run more than 2 / (CPU seconds per job)
 jobs per second, whatever it does with its wall time. This script measures
-that CPU per job, split by who spends it, for the same 1,000 `sh -c true` jobs
-and 2 worker processes that scripts/bench_pg_queues.py times (its libraries,
-installs, task files and stop logic are reused from there):
+that CPU per job, split by who spends it, for the same `sh -c true` jobs and
+worker processes that scripts/bench_pg_queues.py times (its pgqueuer install,
+task file, databases and stop logic are reused from there; the spawn-only
+floor is queuectl bench's own spawner):
 
-- server: all PostgreSQL processes (utime+stime from /proc/<pid>/stat, plus
-  the postmaster's cutime+cstime, so backends that exit mid-run still count),
-  minus this script's own polling backend; "this db's backends" is the share of
-  the backends connected to the run's database (the rest: WAL writer,
-  checkpointer, autovacuum, ...);
+- server = the backends of the run's database (found by their process title,
+  utime+stime from /proc/<pid>/stat) + the server's background processes
+  (WAL writer, checkpointer, ...) + the enqueue's backend, measured alone on a
+  second fresh database; the check row is every postgres process plus what the
+  postmaster reaped, less this script's own backend: equal to the sum on a
+  quiet server, larger when something else uses the server;
 - workers: the worker processes' own CPU (queuectl: the supervisor and its
-  workers; pgqueuer: its two processes), which includes the parent's side of
-  each spawn;
-- job processes: the workers' cutime+cstime, i.e. the `sh -c true` children
-  they reaped;
-- machine busy: all CPUs' non-idle time from /proc/stat over the same window
-  (everything: the enqueue command, this script, the kernel, other daemons).
+  workers; pgqueuer: its processes), which includes the parent's side of each
+  spawn;
+- job processes: the workers' cutime+cstime: the `sh -c true` children they
+  reaped;
+- machine busy: all CPUs' non-idle time (/proc/stat) over the window, less the
+  enqueue command's own CPU: everything else too (this script, the kernel,
+  other daemons, anything else running).
+- transactions: committed in the run's database (pg_stat_database, less this
+  script's own); write transactions: transaction ids used, server-wide.
 
 The window starts with the workers already idle (start-up excluded), covers
-the enqueue (one bulk command, not counted on the client side) and ends when
-the database says all N are done, before the workers are stopped. The spawn
-limit (queuectl bench row 1: N spawns from W plain processes, no queue) gives
-the floor: what the jobs alone cost. From these the table derives the ceiling
-(2 cores / CPU per job) and what 2x pgqueuer would leave for the queue itself.
+the enqueue (one bulk command) and ends when the database says all N are done,
+before the workers are stopped. Spawn only (N spawns from W plain processes,
+no queue: `queuectl bench` row 1) is the floor: what the jobs alone cost. From
+these the table derives the ceiling (cores / CPU per job) and, for 2x
+pgqueuer, how much CPU per job would be left for the queue itself.
+Per-process CPU comes in clock ticks (10 ms): use 1,000 jobs or more.
 """
 
 from __future__ import annotations
