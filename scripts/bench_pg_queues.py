@@ -270,23 +270,39 @@ def install(library: Library, venvs: str) -> None:
         capture_output=True, text=True, check=True).stdout.strip()
 
 
-def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: str,
-               concurrency: int = 1) -> Result:
-    """Enqueue N jobs, launch W workers, time until the library's table says all done."""
+def workfolder(library: Library, folder: str) -> tuple[str, str]:
+    """A folder of its own holding the library's tasks.py; and its task log's path."""
     work = os.path.join(folder, f"{library.name}-{secrets.token_hex(3)}")
     os.makedirs(work)
     with open(os.path.join(work, "tasks.py"), "w") as handle:
         handle.write(library.tasks)
-    log = os.path.join(work, "spans.log")
+    return work, os.path.join(work, "spans.log")
+
+
+def task_env(work: str, log: str, dsn: str, concurrency: int) -> dict[str, str]:
+    """What tasks.py reads: the database, the task log, jobs at once per process."""
+    return dict(os.environ, BENCH_DSN=dsn, BENCH_LOG=log, PYTHONPATH=work,
+                PGDSN=dsn, BENCH_CONCURRENCY=str(concurrency))
+
+
+def run_step(library: Library, command: list[str], what: str, work: str,
+             env: dict[str, str]) -> None:
+    """One set-up command (schema, enqueue); its last stderr line on failure."""
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise BenchError(f"{library.name}: {what} failed: {tail}")
+
+
+def run_theirs(library: Library, server: str, jobs: int, workers: int, folder: str,
+               concurrency: int = 1) -> Result:
+    """Enqueue N jobs, launch W workers, time until the library's table says all done."""
+    work, log = workfolder(library, folder)
     with fresh_database(server, library.name) as dsn:
-        env = dict(os.environ, BENCH_DSN=dsn, BENCH_LOG=log, PYTHONPATH=work,
-                   PGDSN=dsn, BENCH_CONCURRENCY=str(concurrency))
+        env = task_env(work, log, dsn, concurrency)
 
         def step(command: list[str], what: str) -> None:
-            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                tail = (done.stderr.strip().splitlines() or ["?"])[-1]
-                raise BenchError(f"{library.name}: {what} failed: {tail}")
+            run_step(library, command, what, work, env)
 
         step(library.schema(library.python, dsn), "schema")
         step(library.enqueue(library.python, jobs), "enqueue")

@@ -34,13 +34,75 @@ class AppContext:
             self._queue.recover_expired_if_writable()
         return self._queue
 
+    def use_database(self, db_path: str) -> None:
+        """Point at another database (a ``--db`` after the command name). Only before
+        the store is opened: a command body must never see two databases."""
+        if self._queue is not None:
+            raise RuntimeError("the database is already open")
+        self.db_path = db_path
+
 
 pass_app = click.make_pass_decorator(AppContext)
+
+DB_TYPE = click.Path(dir_okay=False)
+DB_METAVAR = "FILE|URL"
+ALLOW_SHARED_HELP = ("Use a database that other users can write (their file, or a folder open to"
+                     " them and not sticky; /tmp is fine): they can then run commands as you.")
+
+
+def _db_after(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``queuectl list --db X``: retarget the AppContext the group made from the
+    ``--db`` before the command (or QUEUECTL_DB, or the default) before the body runs."""
+    if value is None:
+        return
+    app = ctx.find_object(AppContext)  # made by the group callback, which ran first
+    if app is None:  # the command invoked on its own (no group above it)
+        ctx.obj = AppContext(value)
+    else:
+        app.use_database(value)
+
+
+def _allow_shared_after(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:  # as the group's flag does: for this process's store and its workers
+        os.environ["QUEUECTL_ALLOW_SHARED"] = "1"
+
+
+def _after_options() -> list[click.Option]:
+    """The group's database options, as every subcommand also accepts them. No
+    ``envvar`` here: QUEUECTL_DB must not override a ``--db`` given before."""
+    return [
+        click.Option(["--db"], type=DB_TYPE, metavar=DB_METAVAR, expose_value=False,
+                     callback=_db_after,
+                     help="The database, as in `queuectl --db`; this one wins over a --db"
+                          " before the command and over QUEUECTL_DB."),
+        click.Option(["--allow-shared"], is_flag=True, expose_value=False,
+                     callback=_allow_shared_after,
+                     help="As in `queuectl --allow-shared` (see queuectl --help)."),
+    ]
+
+
+def accept_db_options(ctx: click.Context, command: click.Command) -> click.Command:
+    """Give ``command`` and, for a group, every command below it the ``--db`` and
+    ``--allow-shared`` options, once: users type ``queuectl list --db x.db`` as often
+    as ``queuectl --db x.db list``. Done here, where commands are looked up, so a new
+    command gets them without a line of its own. An option the command already
+    defines is left alone (``bench --db`` names a server to measure on)."""
+    if not getattr(command, "_queuectl_db_options", False):
+        taken = {opt for param in command.params for opt in param.opts}
+        command.params.extend(o for o in _after_options() if not taken & set(o.opts))
+        command._queuectl_db_options = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                accept_db_options(ctx, sub)
+    return command
 
 
 class LazyGroup(click.Group):
     """Imports a subcommand's module only when that command runs (Click's documented
-    lazy-loading pattern), so `queuectl status` does not pay for `enqueue`'s imports."""
+    lazy-loading pattern), so `queuectl status` does not pay for `enqueue`'s imports.
+    Every command it hands out also takes ``--db`` after its name (``accept_db_options``)."""
 
     def __init__(self, *args, lazy_commands: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,8 +115,9 @@ class LazyGroup(click.Group):
         if name in self.lazy_commands:
             module_name, attribute = self.lazy_commands[name].split(":")
             module = importlib.import_module(module_name)
-            return getattr(module, attribute)
-        return super().get_command(ctx, name)
+            return accept_db_options(ctx, getattr(module, attribute))
+        command = super().get_command(ctx, name)
+        return None if command is None else accept_db_options(ctx, command)
 
 
 COMMANDS = {
@@ -86,20 +149,20 @@ COMMANDS = {
 )
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False),
+    type=DB_TYPE,
     envvar="QUEUECTL_DB",
     show_envvar=True,
-    metavar="FILE|URL",
+    metavar=DB_METAVAR,
     help="Database: a SQLite file (default: in your user data directory) or a"
-    " postgresql://user[:password]@host[:port]/dbname URL.",
+    " postgresql://user[:password]@host[:port]/dbname URL. Also accepted after the"
+    " command (queuectl list --db FILE); given in both places, the one after wins.",
 )
 @click.option(
     "--allow-shared",
     is_flag=True,
     envvar="QUEUECTL_ALLOW_SHARED",
     show_envvar=True,
-    help="Use a database that other users can write (their file, or a folder open to"
-    " them and not sticky; /tmp is fine): they can then run commands as you.",
+    help=ALLOW_SHARED_HELP + " Also accepted after the command.",
 )
 @click.version_option(__version__, "--version", "-V", prog_name="queuectl")
 @click.pass_context
