@@ -397,8 +397,7 @@ class ScheduleBook:
             Schedule.update(paused=0, next_at=next_after(row.cron, row.tz, self.now()),
                             updated_at=self.storage.now()).where(
                 Schedule.name == name).execute()
-        self.queue.wake_workers()  # an idle worker waits for the new next_at
-        return True
+        return True  # the workers see the new next_at at their next tick (within a second)
 
     def run_now(self, name: str) -> str:
         """Enqueue the schedule's job once, now ("run now"), paused or not; its
