@@ -2,8 +2,9 @@
 
 One worker runs one job at a time. Between jobs, and every second while a job
 runs, it does its housekeeping: renew the job's lease and its own heartbeat,
-reload the settings, take back jobs whose worker died, and notice a stop
-request. It sleeps only when the queue has nothing runnable.
+reload the settings, take back jobs whose worker died, fire the schedules that
+are due (schedules.py), and notice a stop request. It sleeps only when the
+queue has nothing runnable, and never past a schedule's next run.
 
 Signals: the first SIGTERM/SIGINT lets the running job finish, then the worker
 exits 0; a second one (or SIGUSR1, which the supervisor uses) stops the job and
